@@ -1,0 +1,30 @@
+"""Choosing the device and the numeric precision for training."""
+
+from pathlib import Path
+
+import torch
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 instructions (AVX512-BF16 or AMX), where autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.device, torch.dtype | None]:
+    """(device, autocast dtype or None for fp32). ``auto`` means CUDA when present, bf16 where fast."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = torch.device(device)
+    if precision == "fp32":
+        return chosen, None
+    if precision == "bf16":
+        return chosen, torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    if chosen.type == "cuda":
+        return chosen, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return chosen, torch.bfloat16 if cpu_supports_bf16() else None

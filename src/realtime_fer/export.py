@@ -1,0 +1,124 @@
+"""Export a trained run: ``model.json``, ``weights.pt``, ``model.onnx`` (checked against PyTorch)
+and ``metrics.json`` with the validation score measured through the serving recognizer."""
+
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from realtime_fer import data
+from realtime_fer.evaluate import evaluate, plot_confusion
+from realtime_fer.models import count_parameters, model_from_json
+from realtime_fer.recognizer import EmotionRecognizer
+
+PARITY_TOLERANCE = 1e-4
+
+
+class WithSoftmax(nn.Module):
+    """The network plus the paper's final softmax: the graph that ONNX serves."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(faces), dim=1)
+
+
+def export_onnx(model: nn.Module, path: Path, input_size: int = 48) -> None:
+    """A single-file ONNX graph with a dynamic batch axis: ``faces`` (N,1,H,W) -> ``probabilities``."""
+    model = WithSoftmax(model).eval()
+    dummy = torch.zeros(2, 1, input_size, input_size)
+    torch.onnx.export(
+        model, (dummy,), str(path), input_names=["faces"], output_names=["probabilities"],
+        dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+
+
+def onnx_parity(model: nn.Module, model_dir: Path, faces: np.ndarray) -> float:
+    """Largest |ONNX Runtime - PyTorch fp32| probability over ``faces`` (float32 N,1,H,W)."""
+    with torch.no_grad():
+        expected = torch.softmax(model.eval()(torch.from_numpy(faces)), dim=1).numpy()
+    got = EmotionRecognizer(model_dir).session.run(None, {"faces": faces})[0]
+    return float(np.abs(got - expected).max())
+
+
+def library_versions() -> dict[str, str]:
+    names = ("torch", "onnx", "onnxruntime", "numpy", "opencv-python-headless", "realtime-fer")
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def save_model(model: nn.Module, spec: dict, out: Path) -> None:
+    """model.json + weights.pt + model.onnx, with the ONNX output checked against PyTorch."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.json").write_text(json.dumps(spec, indent=2) + "\n")
+    torch.save(model.state_dict(), out / "weights.pt")
+    size = spec["input"]["shape"][-1]
+    export_onnx(model, out / "model.onnx", size)
+    probe = np.random.default_rng(0).random((8, 1, size, size), dtype=np.float32)
+    difference = onnx_parity(model, out, probe)
+    if difference > PARITY_TOLERANCE:
+        raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
+
+
+def load_trained(model_dir: Path) -> nn.Module:
+    """Rebuild a model from ``model.json`` + ``weights.pt`` (the paper's JSON + weights route)."""
+    model = model_from_json(model_dir / "model.json")
+    model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True))
+    return model.eval()
+
+
+def export_run(run_dir: str | os.PathLike) -> dict:
+    """Export the best checkpoint of a run folder and write its ``metrics.json``; returns the metrics."""
+    run_dir = Path(run_dir)
+    best = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=False)
+    last = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    config = last["config"]
+    model = model_from_json(best["spec"])
+    model.load_state_dict(best["model"])
+    model.eval()
+    save_model(model, best["spec"], run_dir)
+
+    train_set = data.load(config["data"], "train")
+    val_set = data.load(config["data"], config["val_split"])
+    accuracy, reports = {}, {}
+    for tta in (False, True):
+        report = evaluate(EmotionRecognizer(run_dir, tta=tta), val_set)
+        key = config["val_split"] + ("_flip_tta" if tta else "")
+        accuracy[key], reports[key] = report["accuracy"], report
+    (run_dir / "evaluation.json").write_text(json.dumps(reports, indent=2) + "\n")
+    plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")
+
+    history = last["history"]
+    metrics = {
+        "model": best["spec"]["architecture"],
+        "parameters": count_parameters(model),
+        "accuracy": accuracy,
+        "best_epoch": best["epoch"],
+        "epochs": len(history),
+        "command": config["command"],
+        "config": config,
+        "data": {
+            "path": str(config["data"]),
+            "train": {"faces": len(train_set), "fingerprint": train_set.fingerprint},
+            config["val_split"]: {"faces": len(val_set), "fingerprint": val_set.fingerprint},
+        },
+        "train_wall_time_s": round(last["train_seconds"], 1),
+        "train_images_per_s": round(float(np.median([row["images_per_s"] for row in history])), 1),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "versions": library_versions(),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

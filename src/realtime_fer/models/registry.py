@@ -1,0 +1,53 @@
+"""Architectures register under a name and are built by :func:`create_model` (timm style).
+
+Each entry carries the training defaults that reproduce its recipe, so ``realtime-fer train
+--model NAME`` needs no other flags.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    train_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, description: str, **train_defaults: Any):
+    """Decorator: register ``builder(**config) -> nn.Module`` under ``name``."""
+
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = ModelEntry(name, builder, description, train_defaults)
+        return builder
+
+    return decorate
+
+
+def model_entry(name: str) -> ModelEntry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(list_models())}") from None
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **config: Any) -> nn.Module:
+    """Build a registered architecture; it remembers its name and config for :mod:`spec`."""
+    model = model_entry(name).builder(**config)
+    model.arch_name = name
+    model.arch_config = dict(config)
+    return model

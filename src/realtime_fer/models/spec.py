@@ -1,0 +1,78 @@
+"""The JSON architecture (``model.json``) and a Keras-style summary with parameter counts."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from realtime_fer.emotions import EMOTIONS
+from realtime_fer.models.registry import create_model
+from realtime_fer.preprocess import INPUT_SIZE
+
+FORMAT = "realtime-fer/1"
+
+
+def model_to_json(model: nn.Module) -> dict[str, Any]:
+    """Everything needed to rebuild ``model`` and feed it: name, config, classes, input."""
+    return {
+        "format": FORMAT,
+        "architecture": model.arch_name,
+        "config": model.arch_config,
+        "classes": list(EMOTIONS),
+        "input": {"shape": [1, INPUT_SIZE, INPUT_SIZE], "range": [0.0, 1.0], "layout": "NCHW"},
+        "output": "probabilities",
+    }
+
+
+def model_from_json(spec: dict[str, Any] | str | Path) -> nn.Module:
+    """Rebuild an (untrained) model from a ``model.json`` dict or file, like Keras ``model_from_json``."""
+    if not isinstance(spec, dict):
+        spec = json.loads(Path(spec).read_text())
+    if spec.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} model spec (format={spec.get('format')!r})")
+    return create_model(spec["architecture"], **spec.get("config", {}))
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Keras-style counts: BatchNorm running mean/var count as non-trainable parameters."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    frozen += sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
+
+
+def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
+    """A layer table (name, type, output shape, parameters) like Keras ``model.summary()``."""
+    rows: list[tuple[str, str, str, int]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if list(module.children()):
+            continue
+
+        def record(mod: nn.Module, _inputs, output, name: str = name) -> None:
+            shape = "(None, " + ", ".join(str(d) for d in output.shape[1:]) + ")"
+            rows.append((name, type(mod).__name__, shape, count_parameters(mod)["total"]))
+
+        hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, input_size, input_size))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    counts = count_parameters(model)
+    widths = (24, 12, 22, 12)
+    line = "-" * sum(widths)
+    out = [line, "".join(h.ljust(w) for h, w in zip(("Layer", "Type", "Output shape", "Param #"), widths, strict=True)), line]
+    out += ["".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    out += [
+        line,
+        f"Total params: {counts['total']:,}",
+        f"Trainable params: {counts['trainable']:,}",
+        f"Non-trainable params: {counts['non_trainable']:,}",
+        line,
+    ]
+    return "\n".join(out)

@@ -1,0 +1,120 @@
+"""Emotion classification of grey face crops with ONNX Runtime (the serving path: no torch).
+
+A model folder (``models/<name>/``) holds ``model.onnx`` (input: float32 (N, 1, 48, 48) in [0, 1],
+output: 7 probabilities), ``model.json`` (architecture and classes) and ``metrics.json``.
+"""
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from realtime_fer.emotions import EMOTIONS
+from realtime_fer.preprocess import to_model_input
+
+DEFAULT_MODEL = "paper"
+MODELS_ENV = "REALTIME_FER_MODELS"
+_CHUNK = 256
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found or loaded; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Emotion:
+    """One face's prediction: the winning label, its probability and all seven probabilities."""
+
+    label: str
+    confidence: float
+    scores: dict[str, float]
+
+
+def model_roots() -> list[Path]:
+    """Where model names are looked up: ``$REALTIME_FER_MODELS``, the repo's ``models/``, ``./models``."""
+    roots = [Path(os.environ[MODELS_ENV])] if os.environ.get(MODELS_ENV) else []
+    roots += [Path(__file__).resolve().parents[2] / "models", Path.cwd() / "models"]
+    return list(dict.fromkeys(roots))
+
+
+def available_models() -> list[str]:
+    return sorted({p.parent.name for root in model_roots() for p in root.glob("*/model.onnx")})
+
+
+def resolve_model_dir(model: str | os.PathLike) -> Path:
+    """A model folder from a folder path or a shipped model's name."""
+    path = Path(model)
+    if path.is_dir():
+        return path
+    for root in model_roots():
+        if (root / str(model) / "model.onnx").is_file():
+            return root / str(model)
+    known = ", ".join(available_models()) or "none found"
+    raise ModelError(f"model {str(model)!r} not found: not a folder, nor a shipped model ({known})")
+
+
+class EmotionRecognizer:
+    """Seven-class probabilities for batches of grey face crops.
+
+    ``tta=True`` also classifies each mirrored face and averages the two (one batched call).
+    """
+
+    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, tta: bool = False, threads: int | None = None):
+        self.path = resolve_model_dir(model)
+        self.spec = _read_json(self.path / "model.json")
+        metrics_file = self.path / "metrics.json"
+        self.metrics = _read_json(metrics_file) if metrics_file.exists() else {}
+        self.name = self.path.name
+        self.classes: tuple[str, ...] = tuple(self.spec.get("classes", ()))
+        if self.classes != EMOTIONS:
+            raise ModelError(f"{self.path / 'model.json'}: classes {self.classes} are not {EMOTIONS}")
+        self.input_size = int(self.spec["input"]["shape"][-1])
+        self.tta = tta
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises several unrelated types for a bad file
+            raise ModelError(f"{self.path / 'model.onnx'}: cannot be loaded ({error})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """float32 (N, 7) probabilities for uint8 grey faces of any size (resized to the input)."""
+        inputs = to_model_input(faces, self.input_size)
+        if len(inputs) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return np.concatenate([self._run(inputs[i : i + _CHUNK]) for i in range(0, len(inputs), _CHUNK)])
+
+    def classify(self, faces: np.ndarray | Sequence[np.ndarray]) -> list[Emotion]:
+        """An :class:`Emotion` per face."""
+        return [self.to_emotion(p) for p in self.predict_proba(faces)]
+
+    def to_emotion(self, probabilities: np.ndarray) -> Emotion:
+        best = int(np.argmax(probabilities))
+        scores = {name: float(p) for name, p in zip(self.classes, probabilities, strict=True)}
+        return Emotion(self.classes[best], float(probabilities[best]), scores)
+
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
+        if not self.tta:
+            return self.session.run(None, {self.input_name: inputs})[0]
+        both = np.concatenate([inputs, inputs[..., ::-1]])
+        probabilities = self.session.run(None, {self.input_name: np.ascontiguousarray(both)})[0]
+        return (probabilities[: len(inputs)] + probabilities[len(inputs) :]) / 2
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: not valid JSON ({error})") from None

@@ -1,0 +1,225 @@
+"""The training loop: one readable function, defaults taken from the model's registry entry.
+
+A run folder holds ``checkpoints/last.pt`` (everything needed to resume), ``checkpoints/best.pt``
+(best validation accuracy), ``history.csv`` and ``curves.png`` (refreshed every epoch, the
+paper's live plot). At the end the best checkpoint is exported next to them (see :mod:`export`).
+"""
+
+import csv
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from realtime_fer import data
+from realtime_fer.augment import AUGMENTATIONS
+from realtime_fer.device import pick_device
+from realtime_fer.models import create_model, model_entry, model_to_json
+from realtime_fer.preprocess import to_model_input
+
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s")
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``realtime-fer train``; ``None`` takes the model's registered default."""
+
+    data: str
+    model: str = "paper"
+    out: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    schedule: str | None = None
+    augment: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    val_split: str | None = None
+    resume: bool = False
+    command: str = field(default_factory=lambda: shlex.join(["realtime-fer", *sys.argv[1:]]))
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every ``None`` filled from the registry entry of ``model``."""
+        defaults = model_entry(self.model).train_defaults
+        values = {k: (defaults.get(k) if v is None else v) for k, v in asdict(self).items()}
+        values["out"] = values["out"] or f"runs/{self.model}"
+        if values["val_split"] is None:
+            values["val_split"] = "public_test" if data.has_split(self.data, "public_test") else "test"
+        return TrainConfig(**values)
+
+
+def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":  # Keras' Adam epsilon, as in the paper
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-7)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def make_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer):
+    if cfg.schedule == "plateau":  # the paper: ReduceLROnPlateau(val_loss, 0.1, patience 2, min 1e-5)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.1, patience=2, min_lr=1e-5
+        )
+    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
+    """Index tensors covering ``range(n)``: shuffled when a generator is given."""
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    yield from order.split(batch_size)
+
+
+def run_epoch(model, x, y, cfg, device, amp_dtype, optimizer=None, generator=None, desc="") -> dict:
+    """One pass over (x, y); trains when an optimizer is given. Returns loss, accuracy and speed."""
+    training = optimizer is not None
+    model.train(training)
+    augment = AUGMENTATIONS[cfg.augment]
+    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    progress = tqdm(
+        list(batches(len(y), cfg.batch_size if training else 256, generator)),
+        desc=desc, unit="batch", leave=False, disable=not training or None, dynamic_ncols=True,
+    )
+    for index in progress:
+        inputs, targets = x[index], y[index]
+        if training:
+            inputs = augment(inputs, generator)
+        inputs = inputs.to(device, memory_format=torch.channels_last)
+        targets = targets.to(device)
+        with torch.set_grad_enabled(training), torch.autocast(
+            device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+        ):
+            logits = model(inputs)
+            loss = F.cross_entropy(logits.float(), targets)
+        if training:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        total_loss += loss.item() * len(targets)
+        correct += (logits.argmax(1) == targets).sum().item()
+        seen += len(targets)
+        speed = seen / (time.perf_counter() - start)
+        progress.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{speed:.0f}")
+    seconds = time.perf_counter() - start
+    return {"loss": total_loss / seen, "acc": correct / seen, "seconds": seconds, "images_per_s": seen / seconds}
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save via a temporary file, so an interrupt never leaves a half-written checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_history(history: list[dict], out: Path) -> None:
+    with open(out / "history.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+    plot_curves(history, out / "curves.png")
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric, title in ((axes[0], "loss", "Loss"), (axes[1], "acc", "Accuracy")):
+        ax.plot(epochs, [row[f"train_{metric}"] for row in history], "o-", label="train")
+        ax.plot(epochs, [row[f"val_{metric}"] for row in history], "o-", label="validation")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train ``cfg.model`` on ``cfg.data``; export the best epoch into ``cfg.out``. Returns ``cfg.out``."""
+    cfg = cfg.resolved()
+    out = Path(cfg.out)
+    checkpoints = out / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    device, amp_dtype = pick_device(cfg.device, cfg.precision)
+
+    train_set = data.load(cfg.data, "train")
+    val_set = data.load(cfg.data, cfg.val_split)
+    x_train, y_train = torch.from_numpy(to_model_input(train_set.images)), torch.from_numpy(train_set.labels)
+    x_val, y_val = torch.from_numpy(to_model_input(val_set.images)), torch.from_numpy(val_set.labels)
+    print(
+        f"train: {len(train_set)} faces, validation ({cfg.val_split}): {len(val_set)} faces; "
+        f"device {device}, precision {amp_dtype or 'fp32'}, {torch.get_num_threads()} threads",
+        flush=True,
+    )
+
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
+    optimizer = make_optimizer(cfg, model)
+    schedule = make_schedule(cfg, optimizer)
+    history: list[dict] = []
+    best_acc, start_epoch, train_seconds = -1.0, 1, 0.0
+    if cfg.resume and (checkpoints / "last.pt").exists():
+        state = torch.load(checkpoints / "last.pt", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
+        start_epoch = state["epoch"] + 1
+        print(f"resuming after epoch {state['epoch']} (best validation accuracy {best_acc:.4f})")
+
+    try:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            epoch_start = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            fit = run_epoch(model, x_train, y_train, cfg, device, amp_dtype, optimizer, generator,
+                            desc=f"epoch {epoch}/{cfg.epochs}")
+            val = run_epoch(model, x_val, y_val, cfg, device, amp_dtype)
+            schedule.step(val["loss"])
+            history.append({
+                "epoch": epoch, "lr": lr, "train_loss": round(fit["loss"], 5), "train_acc": round(fit["acc"], 5),
+                "val_loss": round(val["loss"], 5), "val_acc": round(val["acc"], 5),
+                "seconds": round(fit["seconds"], 1), "images_per_s": round(fit["images_per_s"], 1),
+            })
+            write_history(history, out)
+            improved = val["acc"] > best_acc
+            if improved:
+                best_acc = val["acc"]
+                save_atomic({"spec": model_to_json(model), "model": model.state_dict(), "epoch": epoch,
+                             "val_acc": best_acc}, checkpoints / "best.pt")
+            train_seconds += time.perf_counter() - epoch_start
+            save_atomic({
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(), "history": history, "best_acc": best_acc,
+                "train_seconds": train_seconds, "epoch": epoch, "config": asdict(cfg),
+            }, checkpoints / "last.pt")
+            print(
+                f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
+                f"val loss {val['loss']:.4f} acc {val['acc']:.4f}{' *' if improved else ''} | "
+                f"lr {lr:.1e} | {fit['seconds']:.1f} s, {fit['images_per_s']:.0f} images/s",
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {checkpoints / 'best.pt'} holds the best epoch so far; "
+              f"continue with --resume, or run `realtime-fer export {out}`")
+        raise SystemExit(130) from None
+
+    from realtime_fer.export import export_run
+
+    export_run(out)
+    return out
