@@ -1,15 +1,20 @@
-"""The ``realtime-fer`` command line: explore | summary | train | export | evaluate | predict | video | serve."""
+"""The ``realtime-fer`` command line: explore, summary, train, export, evaluate, predict, video, serve."""
 
 import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from realtime_fer.data import SPLITS, DataError
+from realtime_fer.detector import DetectorError
+from realtime_fer.emotions import EMOTIONS
 from realtime_fer.recognizer import DEFAULT_MODEL, ModelError
+from realtime_fer.sources import SourceError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
 
 
 def command(function: Callable[[argparse.Namespace], int | None]):
@@ -65,6 +70,144 @@ def evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
+@command
+def predict(args: argparse.Namespace) -> int:
+    import cv2
+
+    from realtime_fer.detector import FaceDetector
+    from realtime_fer.pipeline import FaceEmotionPipeline
+    from realtime_fer.recognizer import EmotionRecognizer
+
+    # stills are not real time: scan up to 1280 px wide so that smaller faces are found too
+    pipeline = FaceEmotionPipeline(EmotionRecognizer(args.model, tta=args.tta), FaceDetector(max_width=1280))
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    results, failed = [], 0
+    for name in args.images:
+        try:
+            image = _read_image(name)
+        except ValueError as error:  # report it and go on with the other images
+            print(f"realtime-fer predict: error: {name}: {error}", file=sys.stderr)
+            results.append({"image": name, "error": str(error)})
+            failed += 1
+            continue
+        faces = pipeline.process(image)
+        results.append({"image": name, "faces": [face.to_dict() for face in faces]})
+        if not args.json:
+            print(_face_table(name, faces))
+        target = out / Path(name).name if out else None
+        if target and not cv2.imwrite(str(target), pipeline.annotate(image, faces)):
+            print(f"realtime-fer predict: error: cannot write {target}", file=sys.stderr)
+            failed += 1
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 2 if failed else 0
+
+
+@command
+def video(args: argparse.Namespace) -> None:
+    import csv
+    import time
+
+    from tqdm import tqdm
+
+    from realtime_fer.pipeline import FaceEmotionPipeline
+    from realtime_fer.sources import open_source
+
+    frames = detections = 0
+    with ExitStack() as stack:
+        source = stack.enter_context(open_source(args.input))
+        pipeline = FaceEmotionPipeline(args.model, tracking=not args.no_tracking)
+        total = args.max_frames or source.frame_count
+        progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
+        table = None
+        if args.csv:
+            table = csv.writer(stack.enter_context(open(args.csv, "w", newline="")))
+            table.writerow(VIDEO_CSV_FIELDS)
+        writer = None
+        start = time.monotonic()
+        try:
+            for frame in source:
+                faces = pipeline.process(frame)
+                if args.out:
+                    if writer is None:
+                        writer = _video_writer(args.out, source.fps or 25.0, frame.shape, stack)
+                    writer.write(pipeline.annotate(frame, faces))
+                if table is not None:
+                    # a camera or stream has no reliable frame rate: use the wall clock there
+                    seconds = frames / source.fps if source.fps else time.monotonic() - start
+                    table.writerows(_csv_rows(frames, seconds, faces))
+                frames += 1
+                detections += len(faces)
+                progress.update()
+                if frames == args.max_frames:
+                    break
+        except KeyboardInterrupt:  # how a camera or stream is stopped: keep what was written
+            pass
+    if frames == 0:
+        raise SourceError(f"{args.input}: no frames could be read")
+    written = ", ".join(path for path in (args.out, args.csv) if path)
+    print(f"{frames} frames, {detections} faces" + (f"; wrote {written}" if written else ""))
+
+
+def _read_image(name: str):
+    """A BGR image; ``ValueError`` saying why when it cannot be read."""
+    import cv2
+    import numpy as np
+
+    path = Path(name)
+    if not path.is_file():
+        raise ValueError("no such file")
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("not an image OpenCV can read")
+    return image
+
+
+def _face_table(name: str, faces: list) -> str:
+    if not faces:
+        return f"{name}: no faces found\n"
+    header = f"{'face':>4}  {'box (x, y, w, h)':<22}{'emotion':<10}{'conf':>6}" + "".join(
+        f"{e:>9}" for e in EMOTIONS
+    )
+    lines = [f"{name}: {len(faces)} face{'s' if len(faces) > 1 else ''}", header]
+    for i, face in enumerate(faces, 1):
+        box = "(" + ", ".join(map(str, face.box)) + ")"
+        lines.append(
+            f"{i:>4}  {box:<22}{face.emotion:<10}{face.confidence:>6.2f}"
+            + "".join(f"{face.scores[e]:>9.2f}" for e in EMOTIONS)
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _video_writer(path: str, fps: float, shape: tuple[int, ...], stack: ExitStack):
+    import cv2
+
+    codec = "MJPG" if path.lower().endswith(".avi") else "mp4v"
+    size = (shape[1], shape[0])
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
+    if not writer.isOpened():
+        raise SourceError(f"cannot write video {path!r}: use .mp4 or .avi in an existing folder")
+    stack.callback(writer.release)
+    return writer
+
+
+def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
+    return [
+        [
+            frame,
+            f"{seconds:.3f}",
+            face.track_id or "",
+            *face.box,
+            face.emotion,
+            f"{face.confidence:.4f}",
+            *(f"{face.scores[e]:.4f}" for e in EMOTIONS),
+        ]
+        for face in faces
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=("plateau", "onecycle"))
+    p.add_argument("--augment", choices=("none", "flip", "strong"))
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--ema", type=float, help="EMA decay of the weights (0: off)")
+    p.add_argument("--select", choices=("best", "last"), help="export the best validation epoch or the last")
+    p.add_argument("--holdout", type=float, help="validate on this stratified fraction of train instead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
@@ -100,6 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--report", help="write the JSON report here")
+
+    p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
+    p.add_argument("--out", help="write annotated copies into this folder (same file names)")
+    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+
+    p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
+    p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
+    p.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--csv", help="per-frame, per-face results to write")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
     return parser
 
 
@@ -107,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
-    except (DataError, ModelError, FileNotFoundError) as error:
+    except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:
         print(f"realtime-fer {args.command}: error: {error}", file=sys.stderr)
         return 2
 

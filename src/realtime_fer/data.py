@@ -54,7 +54,11 @@ class FaceSet:
 
     def select(self, mask: np.ndarray, source: str) -> "FaceSet":
         return FaceSet(
-            self.images[mask], self.labels[mask], self.names[mask], source, self.fingerprint,
+            self.images[mask],
+            self.labels[mask],
+            self.names[mask],
+            source,
+            self.fingerprint,
             self.unreadable,
         )
 
@@ -169,7 +173,11 @@ def _cached(path: Path, loader, use_cache: bool) -> FaceSet:
         try:
             with np.load(cache_file) as stored:
                 return FaceSet(
-                    stored["images"], stored["labels"], stored["names"], str(path), fingerprint,
+                    stored["images"],
+                    stored["labels"],
+                    stored["names"],
+                    str(path),
+                    fingerprint,
                     tuple(stored["unreadable"].tolist()),
                 )
         except (OSError, ValueError, KeyError):
@@ -181,7 +189,10 @@ def _cached(path: Path, loader, use_cache: bool) -> FaceSet:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npz")
         np.savez(
-            tmp, images=faces.images, labels=faces.labels, names=faces.names,
+            tmp,
+            images=faces.images,
+            labels=faces.labels,
+            names=faces.names,
             unreadable=np.array(faces.unreadable, dtype=str),
         )
         os.replace(tmp, cache_file)
@@ -236,6 +247,9 @@ def _load_csv(path: Path, _listing, fingerprint: str) -> FaceSet:
     if not images:
         raise DataError(f"{path}: no rows")
     return FaceSet(
-        np.stack(images), np.array(labels, dtype=np.int64), np.array(names, dtype=str), str(path),
+        np.stack(images),
+        np.array(labels, dtype=np.int64),
+        np.array(names, dtype=str),
+        str(path),
         fingerprint,
     )

@@ -20,8 +20,10 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray) -> dict:
         recall = true_pos / max(confusion[i].sum(), 1)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[name] = {
-            "precision": round(float(precision), 4), "recall": round(float(recall), 4),
-            "f1": round(float(f1), 4), "support": int(confusion[i].sum()),
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "support": int(confusion[i].sum()),
         }
     return {
         "accuracy": round(float(np.trace(confusion) / max(confusion.sum(), 1)), 4),
@@ -37,19 +39,27 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
     """Run ``recognizer`` over every face of ``faces`` and report (the score users get)."""
     predictions = recognizer.predict_proba(faces.images).argmax(1)
     report = classification_report(faces.labels, predictions)
-    return {"model": recognizer.name, "data": faces.source, "tta": recognizer.tta,
-            "unreadable": len(faces.unreadable), **report}
+    return {
+        "model": recognizer.name,
+        "data": faces.source,
+        "tta": recognizer.tta,
+        "unreadable": len(faces.unreadable),
+        **report,
+    }
 
 
 def format_report(report: dict) -> str:
     lines = [
-        f"model {report['model']} on {report['data']} ({report['faces']} faces, TTA {'on' if report['tta'] else 'off'})",
+        f"model {report['model']} on {report['data']} "
+        f"({report['faces']} faces, TTA {'on' if report['tta'] else 'off'})",
         f"accuracy {report['accuracy'] * 100:.2f}%   macro F1 {report['macro_f1']:.4f}",
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
     for name, c in report["per_class"].items():
-        lines.append(f"{name:<10}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}")
+        lines.append(
+            f"{name:<10}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}"
+        )
     return "\n".join(lines)
 
 
@@ -69,8 +79,15 @@ def plot_confusion(report: dict, path: str | Path) -> None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, f"{rates[i, j]:.2f}\n({n})", ha="center", va="center", fontsize=7,
-                color="white" if rates[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{rates[i, j]:.2f}\n({n})",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if rates[i, j] > 0.5 else "black",
+        )
     ax.set_title(f"{report['model']}: accuracy {report['accuracy'] * 100:.1f}%")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

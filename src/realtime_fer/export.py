@@ -1,8 +1,10 @@
 """Export a trained run: ``model.json``, ``weights.pt``, ``model.onnx`` (checked against PyTorch)
 and ``metrics.json`` with the validation score measured through the serving recognizer."""
 
+import contextlib
 import importlib.metadata
 import json
+import logging
 import os
 import platform
 from pathlib import Path
@@ -11,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from realtime_fer import data
 from realtime_fer.evaluate import evaluate, plot_confusion
 from realtime_fer.models import count_parameters, model_from_json
 from realtime_fer.recognizer import EmotionRecognizer
+from realtime_fer.train import TrainConfig, load_splits
 
 PARITY_TOLERANCE = 1e-4
 
@@ -32,12 +34,22 @@ class WithSoftmax(nn.Module):
 
 def export_onnx(model: nn.Module, path: Path, input_size: int = 48) -> None:
     """A single-file ONNX graph with a dynamic batch axis: ``faces`` (N,1,H,W) -> ``probabilities``."""
+    # The exporter warns about every torchvision operator it cannot register; we use none of them.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     model = WithSoftmax(model).eval()
     dummy = torch.zeros(2, 1, input_size, input_size)
+    batch = torch.export.Dim("batch", min=1, max=4096)
     torch.onnx.export(
-        model, (dummy,), str(path), input_names=["faces"], output_names=["probabilities"],
-        dynamic_axes={"faces": {0: "batch"}, "probabilities": {0: "batch"}},
-        opset_version=17, dynamo=False,
+        model,
+        (dummy,),
+        str(path),
+        input_names=["faces"],
+        output_names=["probabilities"],
+        dynamic_shapes=({0: batch},),
+        opset_version=18,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
     )
 
 
@@ -53,10 +65,8 @@ def library_versions() -> dict[str, str]:
     names = ("torch", "onnx", "onnxruntime", "numpy", "opencv-python-headless", "realtime-fer")
     versions = {"python": platform.python_version()}
     for name in names:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return versions
 
 
@@ -91,8 +101,7 @@ def export_run(run_dir: str | os.PathLike) -> dict:
     model.eval()
     save_model(model, best["spec"], run_dir)
 
-    train_set = data.load(config["data"], "train")
-    val_set = data.load(config["data"], config["val_split"])
+    train_set, val_set = load_splits(TrainConfig(**config))
     accuracy, reports = {}, {}
     for tta in (False, True):
         report = evaluate(EmotionRecognizer(run_dir, tta=tta), val_set)

@@ -27,7 +27,9 @@ def to_model_input(faces: np.ndarray | Sequence[np.ndarray], size: int = INPUT_S
     if isinstance(faces, np.ndarray) and faces.ndim == 3 and faces.shape[1:] == (size, size):
         batch = faces
     else:
-        batch = np.stack([resize_face(face, size) for face in faces]) if len(faces) else (
-            np.zeros((0, size, size), np.uint8)
+        batch = (
+            np.stack([resize_face(face, size) for face in faces])
+            if len(faces)
+            else (np.zeros((0, size, size), np.uint8))
         )
     return (batch.astype(np.float32) * (1.0 / 255.0))[:, None, :, :]

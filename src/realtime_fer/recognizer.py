@@ -63,7 +63,9 @@ class EmotionRecognizer:
     ``tta=True`` also classifies each mirrored face and averages the two (one batched call).
     """
 
-    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, tta: bool = False, threads: int | None = None):
+    def __init__(
+        self, model: str | os.PathLike = DEFAULT_MODEL, tta: bool = False, threads: int | None = None
+    ):
         self.path = resolve_model_dir(model)
         self.spec = _read_json(self.path / "model.json")
         metrics_file = self.path / "metrics.json"

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +28,10 @@ from realtime_fer.preprocess import to_model_input
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s")
 
 
+# Options a registry entry need not mention: the paper's choices where it made one, else "off".
+RECIPE_DEFAULTS = {"weight_decay": 0.0, "label_smoothing": 0.0, "ema": 0.0, "select": "best", "holdout": 0.0}
+
+
 @dataclass
 class TrainConfig:
     """Options of ``realtime-fer train``; ``None`` takes the model's registered default."""
@@ -38,8 +43,13 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     optimizer: str | None = None
+    weight_decay: float | None = None
     schedule: str | None = None
     augment: str | None = None
+    label_smoothing: float | None = None
+    ema: float | None = None
+    select: str | None = None
+    holdout: float | None = None
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -50,25 +60,52 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """A copy with every ``None`` filled from the registry entry of ``model``."""
         defaults = model_entry(self.model).train_defaults
-        values = {k: (defaults.get(k) if v is None else v) for k, v in asdict(self).items()}
+        values = {
+            k: (defaults.get(k, RECIPE_DEFAULTS.get(k)) if v is None else v) for k, v in asdict(self).items()
+        }
         values["out"] = values["out"] or f"runs/{self.model}"
-        if values["val_split"] is None:
+        if values["holdout"]:
+            values["val_split"] = "train_holdout"
+        elif values["val_split"] is None:
             values["val_split"] = "public_test" if data.has_split(self.data, "public_test") else "test"
         return TrainConfig(**values)
 
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":  # Keras' Adam epsilon, as in the paper
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-7)
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-7, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use adam, adamw or sgd")
 
 
-def make_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer):
+def make_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+    """(scheduler, steps per batch?): the paper's plateau schedule steps once an epoch on val loss."""
     if cfg.schedule == "plateau":  # the paper: ReduceLROnPlateau(val_loss, 0.1, patience 2, min 1e-5)
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=0.1, patience=2, min_lr=1e-5
-        )
-    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+        ), False
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
+        ), True
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; use plateau or onecycle")
+
+
+def holdout_split(faces: data.FaceSet, fraction: float, seed: int) -> tuple[data.FaceSet, data.FaceSet]:
+    """A stratified ``fraction`` of ``faces`` held out for tuning (so the test set stays unseen)."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(faces), bool)
+    for label in np.unique(faces.labels):
+        members = rng.permutation(np.flatnonzero(faces.labels == label))
+        held[members[: round(len(members) * fraction)]] = True
+    return faces.select(~held, f"{faces.source} [train - holdout]"), faces.select(
+        held, f"{faces.source} [holdout]"
+    )
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
@@ -77,7 +114,19 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
     yield from order.split(batch_size)
 
 
-def run_epoch(model, x, y, cfg, device, amp_dtype, optimizer=None, generator=None, desc="") -> dict:
+def run_epoch(
+    model,
+    x,
+    y,
+    cfg,
+    device,
+    amp_dtype,
+    optimizer=None,
+    generator=None,
+    desc="",
+    batch_schedule=None,
+    ema=None,
+) -> dict:
     """One pass over (x, y); trains when an optimizer is given. Returns loss, accuracy and speed."""
     training = optimizer is not None
     model.train(training)
@@ -85,7 +134,11 @@ def run_epoch(model, x, y, cfg, device, amp_dtype, optimizer=None, generator=Non
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     progress = tqdm(
         list(batches(len(y), cfg.batch_size if training else 256, generator)),
-        desc=desc, unit="batch", leave=False, disable=not training or None, dynamic_ncols=True,
+        desc=desc,
+        unit="batch",
+        leave=False,
+        disable=not training or None,
+        dynamic_ncols=True,
     )
     for index in progress:
         inputs, targets = x[index], y[index]
@@ -93,22 +146,36 @@ def run_epoch(model, x, y, cfg, device, amp_dtype, optimizer=None, generator=Non
             inputs = augment(inputs, generator)
         inputs = inputs.to(device, memory_format=torch.channels_last)
         targets = targets.to(device)
-        with torch.set_grad_enabled(training), torch.autocast(
-            device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+        with (
+            torch.set_grad_enabled(training),
+            torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
         ):
             logits = model(inputs)
-            loss = F.cross_entropy(logits.float(), targets)
+            loss = F.cross_entropy(
+                logits.float(), targets, label_smoothing=cfg.label_smoothing if training else 0.0
+            )
         if training:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if batch_schedule is not None:
+                batch_schedule.step()
+            if ema is not None:
+                ema.update_parameters(model)
         total_loss += loss.item() * len(targets)
         correct += (logits.argmax(1) == targets).sum().item()
         seen += len(targets)
         speed = seen / (time.perf_counter() - start)
-        progress.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{speed:.0f}")
+        progress.set_postfix(
+            loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{speed:.0f}"
+        )
     seconds = time.perf_counter() - start
-    return {"loss": total_loss / seen, "acc": correct / seen, "seconds": seconds, "images_per_s": seen / seconds}
+    return {
+        "loss": total_loss / seen,
+        "acc": correct / seen,
+        "seconds": seconds,
+        "images_per_s": seen / seconds,
+    }
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -146,16 +213,36 @@ def plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def load_splits(cfg: TrainConfig) -> tuple[data.FaceSet, data.FaceSet]:
+    """(train, validation): validation is a test split, or a stratified holdout of train."""
+    train_set = data.load(cfg.data, "train")
+    if cfg.holdout:
+        return holdout_split(train_set, cfg.holdout, cfg.seed)
+    return train_set, data.load(cfg.data, cfg.val_split)
+
+
+def make_ema(model: nn.Module, decay: float):
+    """An exponential moving average of the weights (and BatchNorm statistics), or None."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def train(cfg: TrainConfig) -> Path:
-    """Train ``cfg.model`` on ``cfg.data``; export the best epoch into ``cfg.out``. Returns ``cfg.out``."""
+    """Train ``cfg.model`` on ``cfg.data``; export the selected epoch into ``cfg.out``. Returns ``cfg.out``.
+
+    ``select="best"`` (the paper) keeps the epoch with the best validation accuracy;
+    ``select="last"`` keeps the final weights, so the validation set never picks the model.
+    """
     cfg = cfg.resolved()
     out = Path(cfg.out)
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     device, amp_dtype = pick_device(cfg.device, cfg.precision)
 
-    train_set = data.load(cfg.data, "train")
-    val_set = data.load(cfg.data, cfg.val_split)
+    train_set, val_set = load_splits(cfg)
     x_train, y_train = torch.from_numpy(to_model_input(train_set.images)), torch.from_numpy(train_set.labels)
     x_val, y_val = torch.from_numpy(to_model_input(val_set.images)), torch.from_numpy(val_set.labels)
     print(
@@ -168,7 +255,10 @@ def train(cfg: TrainConfig) -> Path:
     generator = torch.Generator().manual_seed(cfg.seed)
     model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
-    schedule = make_schedule(cfg, optimizer)
+    steps_per_epoch = -(-len(y_train) // cfg.batch_size)
+    schedule, per_batch = make_schedule(cfg, optimizer, steps_per_epoch)
+    ema = make_ema(model, cfg.ema)
+    scored = ema.module if ema is not None else model  # the weights that are validated and exported
     history: list[dict] = []
     best_acc, start_epoch, train_seconds = -1.0, 1, 0.0
     if cfg.resume and (checkpoints / "last.pt").exists():
@@ -176,6 +266,8 @@ def train(cfg: TrainConfig) -> Path:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
@@ -186,28 +278,64 @@ def train(cfg: TrainConfig) -> Path:
         for epoch in range(start_epoch, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            fit = run_epoch(model, x_train, y_train, cfg, device, amp_dtype, optimizer, generator,
-                            desc=f"epoch {epoch}/{cfg.epochs}")
-            val = run_epoch(model, x_val, y_val, cfg, device, amp_dtype)
-            schedule.step(val["loss"])
-            history.append({
-                "epoch": epoch, "lr": lr, "train_loss": round(fit["loss"], 5), "train_acc": round(fit["acc"], 5),
-                "val_loss": round(val["loss"], 5), "val_acc": round(val["acc"], 5),
-                "seconds": round(fit["seconds"], 1), "images_per_s": round(fit["images_per_s"], 1),
-            })
+            fit = run_epoch(
+                model,
+                x_train,
+                y_train,
+                cfg,
+                device,
+                amp_dtype,
+                optimizer,
+                generator,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                batch_schedule=schedule if per_batch else None,
+                ema=ema,
+            )
+            val = run_epoch(scored, x_val, y_val, cfg, device, amp_dtype)
+            if not per_batch:
+                schedule.step(val["loss"])
+            history.append(
+                {
+                    "epoch": epoch,
+                    "lr": lr,
+                    "train_loss": round(fit["loss"], 5),
+                    "train_acc": round(fit["acc"], 5),
+                    "val_loss": round(val["loss"], 5),
+                    "val_acc": round(val["acc"], 5),
+                    "seconds": round(fit["seconds"], 1),
+                    "images_per_s": round(fit["images_per_s"], 1),
+                }
+            )
             write_history(history, out)
             improved = val["acc"] > best_acc
-            if improved:
-                best_acc = val["acc"]
-                save_atomic({"spec": model_to_json(model), "model": model.state_dict(), "epoch": epoch,
-                             "val_acc": best_acc}, checkpoints / "best.pt")
+            best_acc = max(best_acc, val["acc"])
+            if improved or cfg.select == "last":
+                save_atomic(
+                    {
+                        "spec": model_to_json(scored),
+                        "model": scored.state_dict(),
+                        "epoch": epoch,
+                        "val_acc": val["acc"],
+                    },
+                    checkpoints / "best.pt",
+                )
             train_seconds += time.perf_counter() - epoch_start
-            save_atomic({
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "history": history, "best_acc": best_acc,
-                "train_seconds": train_seconds, "epoch": epoch, "config": asdict(cfg),
-            }, checkpoints / "last.pt")
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": history,
+                    "best_acc": best_acc,
+                    "train_seconds": train_seconds,
+                    "epoch": epoch,
+                    "config": asdict(cfg),
+                },
+                checkpoints / "last.pt",
+            )
             print(
                 f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
                 f"val loss {val['loss']:.4f} acc {val['acc']:.4f}{' *' if improved else ''} | "
@@ -215,8 +343,10 @@ def train(cfg: TrainConfig) -> Path:
                 flush=True,
             )
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {checkpoints / 'best.pt'} holds the best epoch so far; "
-              f"continue with --resume, or run `realtime-fer export {out}`")
+        print(
+            f"\ninterrupted: {checkpoints / 'best.pt'} holds the selected epoch so far; "
+            f"continue with --resume, or run `realtime-fer export {out}`"
+        )
         raise SystemExit(130) from None
 
     from realtime_fer.export import export_run

@@ -1,10 +1,16 @@
 """Network architectures (need torch). Importing this package registers every model."""
 
-from realtime_fer.models import paper  # noqa: F401  (registers "paper")
+from realtime_fer.models import compact, paper  # noqa: F401  (importing registers them)
 from realtime_fer.models.registry import create_model, list_models, model_entry, register_model
 from realtime_fer.models.spec import count_parameters, model_from_json, model_to_json, summary
 
 __all__ = [
-    "count_parameters", "create_model", "list_models", "model_entry", "model_from_json",
-    "model_to_json", "register_model", "summary",
+    "count_parameters",
+    "create_model",
+    "list_models",
+    "model_entry",
+    "model_from_json",
+    "model_to_json",
+    "register_model",
+    "summary",
 ]

@@ -60,7 +60,12 @@ class PaperCNN(nn.Module):
 @register_model(
     "paper",
     "the 2020 paper's CNN: 4 conv blocks + 2 dense blocks, 4.48M parameters",
-    optimizer="adam", lr=5e-4, epochs=15, batch_size=64, schedule="plateau", augment="flip",
+    optimizer="adam",
+    lr=5e-4,
+    epochs=15,
+    batch_size=64,
+    schedule="plateau",
+    augment="flip",
 )
 def paper(**config) -> PaperCNN:
     return PaperCNN(**config)

@@ -39,7 +39,9 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     """Keras-style counts: BatchNorm running mean/var count as non-trainable parameters."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    frozen += sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
+    frozen += sum(
+        b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var"))
+    )
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
 
 
@@ -66,7 +68,13 @@ def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
     counts = count_parameters(model)
     widths = (24, 12, 22, 12)
     line = "-" * sum(widths)
-    out = [line, "".join(h.ljust(w) for h, w in zip(("Layer", "Type", "Output shape", "Param #"), widths, strict=True)), line]
+    out = [
+        line,
+        "".join(
+            h.ljust(w) for h, w in zip(("Layer", "Type", "Output shape", "Param #"), widths, strict=True)
+        ),
+        line,
+    ]
     out += ["".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     out += [
         line,

@@ -1,0 +1,75 @@
+"""The training-side commands: summary, explore, evaluate (through the same ONNX recognizer)."""
+
+import json
+
+import pytest
+
+from realtime_fer.cli import main
+from tests.conftest import SHARED_DATA
+
+
+def test_summary_prints_the_layer_table(capsys):
+    assert main(["summary", "--model", "paper"]) == 0
+    assert "Total params: 4,478,727" in capsys.readouterr().out
+
+
+def test_explore_prints_table_1_and_writes_pngs(kaggle_root, tmp_path, capsys):
+    assert main(["explore", str(kaggle_root), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "public_test" in out and "private_test" in out
+    assert "happy" in out and "84" in out  # 7 classes x 12 train faces
+    assert (tmp_path / "out" / "examples.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "class_counts.png").stat().st_size > 1000
+
+
+def test_evaluate_json_report(trained_run, kaggle_root, tmp_path, capsys):
+    args = ["evaluate", "--model", str(trained_run), "--data", str(kaggle_root), "--split", "public_test"]
+    assert main([*args, "--json", "--confusion", str(tmp_path / "cm.png")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["faces"] == 28
+    assert set(report["per_class"]) == {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
+    assert sum(map(sum, report["confusion_matrix"])) == 28
+    correct = sum(report["confusion_matrix"][i][i] for i in range(7))
+    assert report["accuracy"] == round(correct / 28, 4)
+    assert (tmp_path / "cm.png").is_file()
+
+
+def test_evaluate_any_class_folder_directory_with_tta(trained_run, kaggle_root, capsys):
+    assert main(["evaluate", "--model", str(trained_run), "--data", str(kaggle_root / "test"), "--tta"]) == 0
+    out = capsys.readouterr().out
+    assert "49 faces" in out and "TTA on" in out and "accuracy" in out
+
+
+def test_evaluate_a_csv_split(trained_run, fer_csv, capsys):
+    args = [
+        "evaluate",
+        "--model",
+        str(trained_run),
+        "--data",
+        str(fer_csv),
+        "--split",
+        "private_test",
+        "--json",
+    ]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == 21
+
+
+def test_evaluate_unknown_model_is_a_clear_error(kaggle_root, capsys):
+    assert main(["evaluate", "--model", "no-such-model", "--data", str(kaggle_root / "test")]) == 2
+    assert "model 'no-such-model' not found" in capsys.readouterr().err
+
+
+def test_evaluate_missing_data_is_a_clear_error(trained_run, capsys):
+    assert main(["evaluate", "--model", str(trained_run), "--data", "/no/such/data"]) == 2
+    assert "/no/such/data: no such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="FER-2013 not found at ../shared/fer2013")
+def test_shipped_paper_model_reproduces_its_metrics(capsys):
+    from realtime_fer.recognizer import resolve_model_dir
+
+    metrics = json.loads((resolve_model_dir("paper") / "metrics.json").read_text())
+    assert main(["evaluate", "--model", "paper", "--data", str(SHARED_DATA / "test"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["accuracy"]["public_test"]

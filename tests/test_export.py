@@ -1,0 +1,92 @@
+"""ONNX export: parity with PyTorch, the JSON + weights route, and one preprocessing for all."""
+
+import numpy as np
+import pytest
+import torch
+
+from realtime_fer.export import load_trained, onnx_parity, save_model
+from realtime_fer.models import create_model, model_to_json
+from realtime_fer.preprocess import to_model_input
+from realtime_fer.recognizer import EmotionRecognizer, ModelError
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """An untrained paper model with non-trivial BatchNorm statistics, exported once."""
+    torch.manual_seed(0)
+    model = create_model("paper")
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 1, 48, 48))
+    model.eval()
+    folder = tmp_path_factory.mktemp("exported")
+    save_model(model, model_to_json(model), folder)
+    return model, folder
+
+
+def test_onnx_matches_pytorch_in_fp32(exported):
+    model, folder = exported
+    faces = np.random.default_rng(1).random((16, 1, 48, 48), dtype=np.float32)
+    assert onnx_parity(model, folder, faces) <= 1e-4
+
+
+def test_weights_and_json_rebuild_the_model(exported):
+    model, folder = exported
+    rebuilt = load_trained(folder)
+    faces = torch.rand(4, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.equal(model(faces), rebuilt(faces))
+
+
+def test_recognizer_returns_probabilities_for_any_batch(exported):
+    _, folder = exported
+    recognizer = EmotionRecognizer(folder)
+    faces = np.random.default_rng(2).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    probabilities = recognizer.predict_proba(faces)
+    assert probabilities.shape == (5, 7)
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert recognizer.predict_proba([]).shape == (0, 7)
+    crops = [np.full((100, 80), 128, np.uint8), np.zeros((30, 30), np.uint8)]
+    assert recognizer.predict_proba(crops).shape == (2, 7)
+    emotion = recognizer.classify(faces[:1])[0]
+    assert emotion.label == max(emotion.scores, key=emotion.scores.get)
+    assert len(emotion.scores) == 7
+
+
+def test_flip_tta_averages_a_face_and_its_mirror(exported):
+    _, folder = exported
+    face = np.random.default_rng(3).integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    plain, tta = EmotionRecognizer(folder), EmotionRecognizer(folder, tta=True)
+    expected = (plain.predict_proba(face) + plain.predict_proba(face[:, :, ::-1].copy())) / 2
+    np.testing.assert_allclose(tta.predict_proba(face), expected, atol=1e-6)
+
+
+def test_serving_and_training_see_identical_tensors(exported, monkeypatch):
+    """The recognizer feeds ONNX exactly what training feeds the network: to_model_input(faces)."""
+    _, folder = exported
+    recognizer = EmotionRecognizer(folder)
+    faces = np.random.default_rng(4).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    seen = []
+    real_run = recognizer.session.run
+    monkeypatch.setattr(
+        recognizer.session, "run", lambda out, feed: seen.append(feed["faces"]) or real_run(out, feed)
+    )
+    recognizer.predict_proba(faces)
+    training_batch = torch.from_numpy(to_model_input(faces))  # what train.py builds its tensors from
+    assert np.array_equal(seen[0], training_batch.numpy())
+    assert seen[0].dtype == np.float32 and seen[0].shape == (6, 1, 48, 48)
+
+
+def test_missing_or_corrupt_model_is_a_clear_error(tmp_path, exported):
+    with pytest.raises(ModelError, match="not found"):
+        EmotionRecognizer(tmp_path / "nothing-here")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_bytes((exported[1] / "model.json").read_bytes())
+    (broken / "model.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(ModelError, match="model.onnx: cannot be loaded"):
+        EmotionRecognizer(broken)
+    (broken / "model.json").write_text("{")
+    with pytest.raises(ModelError, match="model.json: not valid JSON"):
+        EmotionRecognizer(broken)

@@ -1,0 +1,83 @@
+"""Training smoke runs on tiny synthetic data: outputs, determinism, Ctrl-C and --resume."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from realtime_fer import train as train_module
+from realtime_fer.augment import random_flip
+from realtime_fer.export import export_run
+from realtime_fer.train import TrainConfig, train
+from tests.conftest import synthetic_faces, write_kaggle_tree
+
+
+@pytest.fixture
+def small_root(tmp_path):
+    return write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 6, "public": 2}))
+
+
+def test_one_epoch_run_writes_every_artifact(trained_run):
+    for name in (
+        "model.json",
+        "weights.pt",
+        "model.onnx",
+        "metrics.json",
+        "history.csv",
+        "curves.png",
+        "confusion_matrix.png",
+        "evaluation.json",
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+    ):
+        assert (trained_run / name).is_file(), name
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert set(metrics["accuracy"]) == {"public_test", "public_test_flip_tta"}
+    assert 0 <= metrics["accuracy"]["public_test"] <= 1
+    assert metrics["parameters"]["total"] == 4_478_727
+    assert metrics["data"]["train"]["faces"] == 7 * 12
+    assert metrics["config"]["lr"] == 5e-4 and metrics["config"]["batch_size"] == 64
+    assert metrics["train_wall_time_s"] > 0 and metrics["versions"]["torch"]
+    rows = list(csv.DictReader((trained_run / "history.csv").read_text().splitlines()))
+    assert [int(r["epoch"]) for r in rows] == [1]
+
+
+def test_same_seed_gives_identical_weights(small_root, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        train(TrainConfig(data=str(small_root), out=str(tmp_path / name), epochs=1, seed=7, command="t"))
+        runs.append(torch.load(tmp_path / name / "weights.pt"))
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_ctrl_c_keeps_the_best_checkpoint_and_resume_continues(small_root, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    real_epoch, calls = train_module.run_epoch, []
+
+    def interrupt_third_pass(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # epoch 2's training pass (each epoch = train pass + validation pass)
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "run_epoch", interrupt_third_pass)
+    with pytest.raises(SystemExit) as stopped:
+        train(TrainConfig(data=str(small_root), out=str(out), epochs=3, command="t"))
+    assert stopped.value.code == 130
+    assert (out / "checkpoints" / "best.pt").is_file()
+    assert export_run(out)["best_epoch"] == 1  # the interrupted run is usable as it is
+
+    monkeypatch.setattr(train_module, "run_epoch", real_epoch)
+    train(TrainConfig(data=str(small_root), out=str(out), epochs=3, resume=True, command="t"))
+    rows = list(csv.DictReader((out / "history.csv").read_text().splitlines()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+
+
+def test_random_flip_mirrors_about_half_the_batch():
+    images = torch.arange(2 * 48 * 48, dtype=torch.float32).reshape(2, 1, 48, 48).repeat(100, 1, 1, 1)
+    flipped = random_flip(images, torch.Generator().manual_seed(0))
+    mirrored = (flipped == images.flip(-1)).flatten(1).all(1)
+    unchanged = (flipped == images).flatten(1).all(1)
+    assert (mirrored ^ unchanged).all()
+    assert 60 < mirrored.sum() < 140
