@@ -45,7 +45,8 @@ def test_labels_follow_pixels_not_order(kaggle_root, fer_csv, tiny_faces):
     expected = {face.tobytes(): EMOTIONS.index(emotion) for _, emotion, face in tiny_faces}
     for source in (kaggle_root, fer_csv):
         faces = data.load(source, "train")
-        assert all(expected[image.tobytes()] == label for image, label in zip(faces.images, faces.labels, strict=True))
+        pairs = zip(faces.images, faces.labels, strict=True)
+        assert all(expected[image.tobytes()] == label for image, label in pairs)
 
 
 def test_split_sizes_and_prefixes(kaggle_root, fer_csv):
