@@ -29,9 +29,8 @@ def test_csv_ids_map_to_canonical_classes_by_name():
 
 def _by_name(faces: data.FaceSet) -> dict[tuple[int, bytes], str]:
     """Pixel content -> class name, to compare layouts independent of order and naming."""
-    return {
-        (int(label), image.tobytes()): EMOTIONS[label] for image, label in zip(faces.images, faces.labels, strict=True)
-    }
+    pairs = zip(faces.images, faces.labels, strict=True)
+    return {(int(label), image.tobytes()): EMOTIONS[label] for image, label in pairs}
 
 
 @pytest.mark.parametrize("split", ["train", "test", "public_test", "private_test"])
