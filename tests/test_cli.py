@@ -73,3 +73,15 @@ def test_shipped_paper_model_reproduces_its_metrics(capsys):
     metrics = json.loads((resolve_model_dir("paper") / "metrics.json").read_text())
     assert main(["evaluate", "--model", "paper", "--data", str(SHARED_DATA / "test"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["accuracy"]["public_test"]
+
+
+def test_train_cli_records_its_command(tmp_path, capsys):
+    from tests.conftest import synthetic_faces, write_kaggle_tree
+
+    root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
+    args = ["train", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["command"] == "realtime-fer " + " ".join(args)
+    assert metrics["config"]["batch_size"] == 16
+    assert "epoch 1/1" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -43,7 +44,7 @@ def train(args: argparse.Namespace) -> None:
     from realtime_fer.train import train as run
 
     options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    run(TrainConfig(**options))
+    run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
 
 
 @command
@@ -151,6 +152,42 @@ def video(args: argparse.Namespace) -> None:
     print(f"{frames} frames, {detections} faces" + (f"; wrote {written}" if written else ""))
 
 
+@command
+def serve(args: argparse.Namespace) -> int:
+    from realtime_fer.web import create_app
+    from realtime_fer.web.server import create_server
+
+    # the model loads here, so a missing or corrupt one stops us before the port is bound; the
+    # stream's source opens only when someone watches, so a missing camera never stops the app
+    app = create_app({
+        "MODEL": args.model,
+        "SOURCE": args.source,
+        "STREAM_MAX_VIEWERS": max(1, args.threads // 2),  # keep threads free for the API
+    })
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        server = create_server(app, args.host, args.port, args.threads)
+    except OSError as error:
+        reason = error.strerror or error
+        print(f"realtime-fer serve: error: cannot listen on {host}:{args.port} ({reason})", file=sys.stderr)
+        return 2
+    print(f"realtime-fer: model {app.extensions['realtime_fer'].pipeline.recognizer.name}, "
+          f"stream source {args.source!r}")
+    # a name such as "localhost" may bind several sockets, which have no single effective_port
+    port = getattr(server, "effective_port", args.port)
+    print(f"realtime-fer: serving on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("realtime-fer: note: browsers offer the camera only to https:// or localhost pages; "
+              "/stream and image uploads work from anywhere", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        print("realtime-fer: stopped")
+    finally:
+        server.close()
+    return 0
+
+
 def _read_image(name: str):
     """A BGR image; ``ValueError`` saying why when it cannot be read."""
     import cv2
@@ -210,7 +247,7 @@ def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="subcommand", required=True)
 
     p = sub.add_parser("explore", help="class counts per split (the paper's Table 1) and example grids")
     p.add_argument("data", help="fer2013.csv or a folder with train/ and test/")
@@ -266,15 +303,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
+
+    p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
+    p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--threads", type=int, default=8, help="request threads; each stream viewer holds one")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
-        return COMMANDS[args.command](args) or 0
+        return COMMANDS[args.subcommand](args) or 0
     except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:
-        print(f"realtime-fer {args.command}: error: {error}", file=sys.stderr)
+        print(f"realtime-fer {args.subcommand}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -7,10 +7,8 @@ paper's live plot). At the end the best checkpoint is exported next to them (see
 
 import csv
 import os
-import shlex
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +53,7 @@ class TrainConfig:
     precision: str = "auto"
     val_split: str | None = None
     resume: bool = False
-    command: str = field(default_factory=lambda: shlex.join(["realtime-fer", *sys.argv[1:]]))
+    command: str = ""  # the command line that started the run, recorded in metrics.json
 
     def resolved(self) -> "TrainConfig":
         """A copy with every ``None`` filled from the registry entry of ``model``."""
