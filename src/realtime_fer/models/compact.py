@@ -19,19 +19,22 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
 
 
 class CompactCNN(nn.Module):
-    """``widths[i]`` channels and ``depth`` convs per stage, a 2x2 max-pool after each stage."""
+    """``widths[i]`` channels and ``depths[i]`` convs in stage i, a 2x2 max-pool after each stage.
+
+    Extra convs go to the late, low-resolution stages, where they cost little time per face.
+    """
 
     def __init__(
         self,
-        widths: tuple[int, ...] = (32, 64, 128, 256),
-        depth: int = 2,
+        widths: tuple[int, ...] = (32, 48, 96, 192),
+        depths: tuple[int, ...] = (1, 1, 2, 2),
         dropout: float = 0.3,
         num_classes: int = len(EMOTIONS),
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 1
-        for width in widths:
+        for width, depth in zip(widths, depths, strict=True):
             for _ in range(depth):
                 layers += conv_bn_relu(channels, width)
                 channels = width
@@ -65,6 +68,7 @@ class CompactCNN(nn.Module):
     select="last",
 )
 def compact(**config) -> CompactCNN:
-    if "widths" in config:
-        config["widths"] = tuple(config["widths"])
+    for key in ("widths", "depths"):  # JSON gives lists back
+        if key in config:
+            config[key] = tuple(config[key])
     return CompactCNN(**config)

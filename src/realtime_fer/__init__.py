@@ -1,0 +1,58 @@
+"""Real-time facial expression recognition (FER-2013, seven classes).
+
+    from realtime_fer import FaceEmotionPipeline
+    faces = FaceEmotionPipeline().process(frame_bgr)  # [Face(box, emotion, confidence, ...)]
+
+The names below load on first use, so ``import realtime_fer`` stays light (and never needs torch).
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from realtime_fer.detector import FaceDetector
+    from realtime_fer.emotions import EMOTIONS
+    from realtime_fer.pipeline import Face, FaceEmotionPipeline
+    from realtime_fer.recognizer import Emotion, EmotionRecognizer
+
+    __version__: str
+
+_EXPORTS = {
+    "EMOTIONS": "realtime_fer.emotions",
+    "Emotion": "realtime_fer.recognizer",
+    "EmotionRecognizer": "realtime_fer.recognizer",
+    "Face": "realtime_fer.pipeline",
+    "FaceDetector": "realtime_fer.detector",
+    "FaceEmotionPipeline": "realtime_fer.pipeline",
+}
+__all__ = [
+    "EMOTIONS",
+    "Emotion",
+    "EmotionRecognizer",
+    "Face",
+    "FaceDetector",
+    "FaceEmotionPipeline",
+    "__version__",
+]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module 'realtime_fer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+def _version() -> str:
+    # importlib.metadata costs more than the rest of the package, so only on demand
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("realtime-fer")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

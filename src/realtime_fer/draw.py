@@ -1,0 +1,89 @@
+"""Drawing results on frames: a box per face, its label and confidence above it, as in the paper."""
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from realtime_fer.emotions import EMOTIONS
+
+if TYPE_CHECKING:
+    from realtime_fer.pipeline import Face
+
+Color = tuple[int, int, int]  # BGR
+
+# chosen to stay distinguishable from each other and against skin tones
+EMOTION_COLORS: dict[str, Color] = {
+    "angry": (40, 40, 220),
+    "disgust": (40, 150, 40),
+    "fear": (170, 60, 170),
+    "happy": (0, 210, 255),
+    "neutral": (190, 190, 190),
+    "sad": (200, 120, 20),
+    "surprise": (0, 140, 255),
+}
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_BAR_LENGTH = 60
+
+
+def annotate(frame: np.ndarray, faces: Iterable["Face"], bars: bool = False) -> np.ndarray:
+    """A BGR copy of ``frame`` with every face drawn; ``bars`` adds the seven probabilities."""
+    out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
+    for face in faces:
+        draw_face(out, face, bars)
+    return out
+
+
+def draw_face(frame: np.ndarray, face: "Face", bars: bool = False) -> None:
+    """Draw one face on a BGR frame in place."""
+    x, y, w, h = face.box
+    color = EMOTION_COLORS.get(face.emotion, (255, 255, 255))
+    scale = float(np.clip(w / 220, 0.45, 0.9))
+    thickness = 2 if scale >= 0.7 else 1
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, 2)
+    _label(frame, f"{face.emotion} {face.confidence:.0%}", (x, y), color, scale, thickness)
+    if bars:
+        _bars(frame, face, (x, y, w, h))
+
+
+def _label(
+    frame: np.ndarray, text: str, corner: tuple[int, int], color: Color, scale: float, thickness: int
+) -> None:
+    """Text on a filled box just above ``corner``, or just inside the face when there is no room."""
+    (tw, th), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
+    pad = 4
+    box_w, box_h = tw + 2 * pad, th + baseline + 2 * pad
+    x = int(np.clip(corner[0] - 1, 0, max(0, frame.shape[1] - box_w)))
+    top = corner[1] - box_h if corner[1] >= box_h else corner[1]
+    cv2.rectangle(frame, (x, top), (x + box_w, top + box_h), color, cv2.FILLED)
+    cv2.putText(
+        frame, text, (x + pad, top + pad + th), _FONT, scale, _ink(color), thickness, cv2.LINE_AA
+    )
+
+
+def _bars(frame: np.ndarray, face: "Face", box: tuple[int, int, int, int]) -> None:
+    """Seven small horizontal bars beside the face (right if it fits, else left)."""
+    x, y, w, _ = box
+    row, pad, name_w = 14, 4, 30
+    panel_w, panel_h = name_w + _BAR_LENGTH + 2 * pad, row * len(EMOTIONS) + 2 * pad
+    left = x + w + 4 if x + w + 4 + panel_w <= frame.shape[1] else x - 4 - panel_w
+    left = int(np.clip(left, 0, max(0, frame.shape[1] - panel_w)))
+    top = int(np.clip(y, 0, max(0, frame.shape[0] - panel_h)))
+    # darken rather than cover, so the scene stays visible behind the panel
+    region = frame[top : top + panel_h, left : left + panel_w]
+    region[:] = (region * 0.35).astype(frame.dtype)
+    for i, name in enumerate(EMOTIONS):
+        y0 = top + pad + i * row
+        text_at = (left + pad, y0 + row - 3)
+        cv2.putText(frame, name[:3], text_at, _FONT, 0.38, (235, 235, 235), 1, cv2.LINE_AA)
+        length = round(_BAR_LENGTH * float(face.scores.get(name, 0.0)))
+        bar_x = left + pad + name_w
+        bar = ((bar_x, y0 + 3), (bar_x + length, y0 + row - 3))
+        cv2.rectangle(frame, *bar, EMOTION_COLORS[name], cv2.FILLED)
+
+
+def _ink(color: Color) -> Color:
+    """Black text on light colours, white on dark ones."""
+    b, g, r = color
+    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)

@@ -1,0 +1,66 @@
+"""The web app: the visitor's camera (/), the server's MJPEG stream (/stream) and a JSON API.
+
+    from realtime_fer.web import create_app
+    app = create_app({"SOURCE": "0"})      # then serve it with waitress (``realtime-fer serve``)
+
+Uploads and webcam frames are analysed in memory and never written anywhere.
+"""
+
+import io
+from typing import IO, Any
+
+from flask import Flask, Request
+
+from realtime_fer.recognizer import DEFAULT_MODEL
+from realtime_fer.web import api, errors, pages, services, stream
+
+DEFAULTS: dict[str, Any] = {
+    "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
+    "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
+    "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
+    "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
+    "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left
+    "STREAM_MAX_VIEWERS": 4,  # each viewer holds a server thread for as long as it watches
+    "STREAM_TIMEOUT_SECONDS": 10.0,  # wait for a first frame (or the next) before giving up
+}
+
+
+class InMemoryRequest(Request):
+    """Keeps multipart uploads in memory; Werkzeug would spool those over 500 KB to a temp file."""
+
+    def _get_file_stream(self, *args: Any, **kwargs: Any) -> IO[bytes]:
+        return io.BytesIO()  # bounded by MAX_CONTENT_LENGTH
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """A configured app; ``config`` overrides :data:`DEFAULTS` (and any Flask setting).
+
+    The model is loaded here, so a missing or corrupt model raises ``ModelError`` before a server
+    binds its port.
+    """
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    if app.config["DEBUG"]:
+        # the debugger runs arbitrary code for whoever can reach the page
+        raise ValueError("DEBUG is never allowed: realtime-fer serves with waitress only")
+    app.extensions["realtime_fer"] = services.build(app.config)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(stream.bp)
+    errors.register(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response):
+    """Everything is served from this origin (no CDN), and the policy says so to the browser."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response

@@ -1,0 +1,27 @@
+"""The two HTML pages: the visitor's own camera (/) and the server's stream (/stream)."""
+
+from flask import Blueprint, current_app, render_template
+
+from realtime_fer.draw import EMOTION_COLORS
+from realtime_fer.emotions import EMOTIONS
+from realtime_fer.web.services import services
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def page_context() -> dict:
+    """What every page shows: the model's name and each emotion's colour (as on the stream)."""
+    colors = {name: "#{2:02x}{1:02x}{0:02x}".format(*EMOTION_COLORS[name]) for name in EMOTIONS}
+    return {"model_name": services().pipeline.recognizer.name, "colors": colors}
+
+
+@bp.get("/")
+def webcam():
+    max_upload_mb = current_app.config["MAX_CONTENT_LENGTH"] / 2**20
+    return render_template("index.html", max_upload_mb=f"{max_upload_mb:g}")
+
+
+@bp.get("/stream")
+def stream():
+    return render_template("stream.html", source=services().source_name)

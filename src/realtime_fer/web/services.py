@@ -1,0 +1,70 @@
+"""What the routes share, built once per app: the analysis pipeline and the server-side stream."""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+
+import cv2
+from flask import current_app
+
+from realtime_fer.detector import FaceDetector
+from realtime_fer.pipeline import FaceEmotionPipeline
+from realtime_fer.recognizer import EmotionRecognizer
+from realtime_fer.sources import SourceError, open_source
+from realtime_fer.web.broadcast import Broadcast
+
+JPEG_QUALITY = 80
+_USERINFO = re.compile(r"(?<=://)[^/@]*@")
+
+
+@dataclass(frozen=True)
+class Services:
+    pipeline: FaceEmotionPipeline  # stateless (no tracking): shared by all request threads
+    broadcast: Broadcast  # the server-side source, read once for every viewer
+    source_name: str  # the source as visitors may see it
+
+
+def build(config: dict) -> Services:
+    """Load the model and the detector now, so a broken model fails at start-up, not on a visit.
+
+    The stream's source is opened only when someone watches, so a missing camera never stops the
+    app: the stream page reports it instead.
+    """
+    recognizer = EmotionRecognizer(config["MODEL"])
+    detector = FaceDetector()
+    source = str(config["SOURCE"])
+    broadcast = Broadcast(
+        partial(annotated_jpegs, source, recognizer, detector, public_name(source)),
+        idle_timeout=config["STREAM_IDLE_SECONDS"],
+        max_viewers=config["STREAM_MAX_VIEWERS"],
+        expected=(SourceError,),
+    )
+    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source))
+
+
+def annotated_jpegs(
+    spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str
+) -> Iterator[bytes]:
+    """Annotated JPEG frames of one pass over the source, with tracking so labels hold steady."""
+    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True)
+    try:
+        source = open_source(spec, realtime=True)  # files and the demo play at their own pace
+    except SourceError as error:
+        raise SourceError(str(error).replace(spec, public_name)) from None
+    with source:
+        for frame in source:
+            annotated = pipeline.annotate(frame, pipeline.process(frame))
+            ok, jpeg = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not ok:
+                raise RuntimeError(f"JPEG encoding failed for a {annotated.shape} frame")
+            yield jpeg.tobytes()
+
+
+def public_name(source: str) -> str:
+    """The source without any ``user:password@`` of a URL, which visitors must not see."""
+    return _USERINFO.sub("", source)
+
+
+def services() -> Services:
+    return current_app.extensions["realtime_fer"]

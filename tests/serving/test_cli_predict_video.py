@@ -1,0 +1,109 @@
+"""``realtime-fer predict`` and ``realtime-fer video`` on files generated here."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime_fer.cli import VIDEO_CSV_FIELDS, main
+from realtime_fer.demo import demo_scene
+from realtime_fer.emotions import EMOTIONS
+
+
+@pytest.fixture
+def photo(tmp_path, three_faces):
+    path = tmp_path / "group.png"
+    cv2.imwrite(str(path), three_faces[0])
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """Ten demo frames as an .avi (three faces drifting)."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
+    for index in range(10):
+        writer.write(demo_scene(index, fps=10.0)[0])
+    writer.release()
+    return path
+
+
+def test_predict_prints_a_table(photo, capsys):
+    assert main(["predict", str(photo)]) == 0
+    out = capsys.readouterr().out
+    assert f"{photo}: 3 faces" in out
+    assert all(name in out for name in EMOTIONS)  # the column headers
+    rows = [line for line in out.splitlines() if line.strip().startswith(("1 ", "2 ", "3 "))]
+    assert len(rows) == 3
+
+
+def test_predict_json_and_annotated_copies(photo, tmp_path, capsys):
+    out_dir = tmp_path / "annotated"
+    assert main(["predict", str(photo), "--json", "--out", str(out_dir), "--tta"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["image"] for r in results] == [str(photo)]
+    faces = results[0]["faces"]
+    assert len(faces) == 3
+    assert set(faces[0]) == {"box", "emotion", "confidence", "scores"}
+    assert sum(faces[0]["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    annotated = cv2.imread(str(out_dir / photo.name))
+    assert annotated.shape == cv2.imread(str(photo)).shape
+    assert (annotated != cv2.imread(str(photo))).any()
+
+
+def test_a_bad_image_is_named_and_the_others_still_processed(photo, tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("this is not a JPEG")
+    missing = tmp_path / "missing.png"
+    assert main(["predict", str(broken), str(photo), str(missing), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert f"{broken}: not an image OpenCV can read" in captured.err
+    assert f"{missing}: no such file" in captured.err
+    results = json.loads(captured.out)
+    assert [("error" in r, len(r.get("faces", []))) for r in results] == [(True, 0), (False, 3), (True, 0)]
+
+
+def test_predict_says_when_there_is_no_face(tmp_path, capsys):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((100, 100, 3), 128, np.uint8))
+    assert main(["predict", str(blank)]) == 0
+    assert "no faces found" in capsys.readouterr().out
+
+
+def test_video_writes_an_annotated_copy_and_a_csv(clip, tmp_path, capsys):
+    out, table = tmp_path / "out.mp4", tmp_path / "faces.csv"
+    assert main(["video", str(clip), "--out", str(out), "--csv", str(table)]) == 0
+    assert "10 frames" in capsys.readouterr().out
+    written = cv2.VideoCapture(str(out))
+    assert int(written.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    ok, first = written.read()
+    written.release()
+    assert ok and first.shape == (480, 640, 3)
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == VIDEO_CSV_FIELDS
+    assert {row["frame"] for row in rows} == {str(i) for i in range(10)}
+    assert {row["track_id"] for row in rows} == {"1", "2", "3"}
+    assert float(rows[-1]["time_s"]) == pytest.approx(0.9)
+    for row in rows:
+        assert sum(float(row[name]) for name in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
+        assert row["emotion"] in EMOTIONS
+
+
+def test_video_without_tracking_has_no_track_ids(clip, tmp_path):
+    table = tmp_path / "faces.csv"
+    assert main(["video", str(clip), "--csv", str(table), "--no-tracking"]) == 0
+    with open(table, newline="") as handle:
+        assert {row["track_id"] for row in csv.DictReader(handle)} == {""}
+
+
+def test_video_stops_after_max_frames(tmp_path, capsys):
+    assert main(["video", "demo", "--max-frames", "3"]) == 0
+    assert "3 frames" in capsys.readouterr().out
+
+
+def test_a_missing_video_is_a_clear_error(tmp_path, capsys):
+    assert main(["video", str(tmp_path / "gone.mp4")]) == 2
+    assert "gone.mp4' not found" in capsys.readouterr().err

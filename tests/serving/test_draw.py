@@ -1,0 +1,55 @@
+"""Boxes and labels drawn on frames."""
+
+import numpy as np
+
+from realtime_fer.demo import background
+from realtime_fer.draw import EMOTION_COLORS, annotate
+from realtime_fer.emotions import EMOTIONS
+from realtime_fer.pipeline import Face
+
+
+def face(box, emotion="happy", confidence=0.8) -> Face:
+    scores = {name: (confidence if name == emotion else (1 - confidence) / 6) for name in EMOTIONS}
+    return Face(box, emotion, confidence, scores)
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return (before != after).any(axis=2)
+
+
+def test_box_in_the_emotion_colour_and_label_above_it():
+    frame = background()
+    out = annotate(frame, [face((200, 150, 120, 120), "sad")])
+    assert (frame == background()).all()  # the input is left alone
+    assert tuple(out[210, 200]) == EMOTION_COLORS["sad"]  # left edge of the box
+    diff = changed(frame, out)
+    assert diff[120:150, 200:300].mean() > 0.5  # a filled label just above the box
+    assert not diff[:110].any()  # and nothing higher up
+    assert not diff[160:260, 210:310].any()  # the face itself stays visible
+
+
+def test_label_goes_inside_when_the_face_touches_the_top():
+    frame = background()
+    out = annotate(frame, [face((200, 0, 120, 120))])
+    assert changed(frame, out)[2:25, 205:300].mean() > 0.5
+
+
+def test_label_stays_inside_the_frame_at_the_right_edge():
+    frame = background((320, 240))
+    out = annotate(frame, [face((280, 100, 40, 40), confidence=0.99)])
+    diff = changed(frame, out)
+    assert diff[80:100, 230:280].mean() > 0.5  # shifted left rather than cut off
+
+
+def test_bars_go_beside_the_face_and_switch_sides_at_the_edge():
+    frame = background()
+    right = changed(frame, annotate(frame, [face((100, 150, 120, 120))], bars=True))
+    plain = changed(frame, annotate(frame, [face((100, 150, 120, 120))]))
+    assert right[150:250, 230:320].any() and not plain[150:250, 230:320].any()
+    left = changed(frame, annotate(frame, [face((500, 150, 120, 120))], bars=True))
+    assert left[150:250, 400:495].any()
+
+
+def test_grey_frames_come_back_in_colour():
+    out = annotate(background()[..., 0], [face((50, 50, 80, 80))])
+    assert out.shape == (480, 640, 3)
