@@ -79,7 +79,8 @@ def test_train_cli_records_its_command(tmp_path, capsys):
     from tests.conftest import synthetic_faces, write_kaggle_tree
 
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
-    args = ["train", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16"]
+    args = ["train", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "1"]
+    args += ["--batch-size", "16"]
     assert main(args) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["command"] == "realtime-fer " + " ".join(args)
