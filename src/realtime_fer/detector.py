@@ -58,8 +58,9 @@ class FaceDetector:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         height, width = gray.shape
         scale = min(1.0, self.max_width / width) if self.max_width else 1.0
+        # max(1, ...): a very wide, short image must not shrink to zero rows
         small = gray if scale == 1.0 else cv2.resize(
-            gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
         )
         side = max(1, math.ceil(self.min_size * scale))
         with self._cascade() as cascade:

@@ -85,3 +85,7 @@ def test_a_broken_cascade_is_a_clear_error(tmp_path):
     broken.write_text("<opencv_storage><nonsense/></opencv_storage>")
     with pytest.raises(DetectorError, match="broken.xml: not a valid OpenCV cascade"):
         FaceDetector(cascade=broken)
+
+
+def test_a_very_wide_short_frame_finds_nothing_instead_of_crashing():
+    assert FaceDetector().detect(np.zeros((4, 3000), np.uint8)).shape == (0, 4)
