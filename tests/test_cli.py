@@ -67,11 +67,12 @@ def test_evaluate_missing_data_is_a_clear_error(trained_run, capsys):
 
 @pytest.mark.realdata
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="FER-2013 not found at ../shared/fer2013")
-def test_shipped_paper_model_reproduces_its_metrics(capsys):
+@pytest.mark.parametrize("model", ["paper", "fast"])
+def test_shipped_models_reproduce_their_metrics(model, capsys):
     from realtime_fer.recognizer import resolve_model_dir
 
-    metrics = json.loads((resolve_model_dir("paper") / "metrics.json").read_text())
-    assert main(["evaluate", "--model", "paper", "--data", str(SHARED_DATA / "test"), "--json"]) == 0
+    metrics = json.loads((resolve_model_dir(model) / "metrics.json").read_text())
+    assert main(["evaluate", "--model", model, "--data", str(SHARED_DATA / "test"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["accuracy"]["public_test"]
 
 

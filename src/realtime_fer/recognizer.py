@@ -16,7 +16,8 @@ import onnxruntime as ort
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.preprocess import to_model_input
 
-DEFAULT_MODEL = "paper"
+DEFAULT_MODEL = "fast"
+INT8_MODEL_FILE = "model.int8.onnx"  # written by ``realtime-fer quantize`` next to model.onnx
 MODELS_ENV = "REALTIME_FER_MODELS"
 _CHUNK = 256
 
@@ -61,11 +62,18 @@ class EmotionRecognizer:
     """Seven-class probabilities for batches of grey face crops.
 
     ``tta=True`` also classifies each mirrored face and averages the two (one batched call).
+    ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``) instead.
     """
 
     def __init__(
-        self, model: str | os.PathLike = DEFAULT_MODEL, tta: bool = False, threads: int | None = None
+        self,
+        model: str | os.PathLike = DEFAULT_MODEL,
+        tta: bool = False,
+        threads: int | None = None,
+        precision: str = "fp32",
     ):
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
         self.path = resolve_model_dir(model)
         self.spec = _read_json(self.path / "model.json")
         metrics_file = self.path / "metrics.json"
@@ -81,12 +89,15 @@ class EmotionRecognizer:
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        self.precision = precision
+        graph = self.path / ("model.onnx" if precision == "fp32" else INT8_MODEL_FILE)
+        if precision == "int8" and not graph.is_file():
+            hint = f"realtime-fer quantize --model {self.path} --data DATA"
+            raise ModelError(f"{graph}: missing; make it with `{hint}`")
         try:
-            self.session = ort.InferenceSession(
-                str(self.path / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises several unrelated types for a bad file
-            raise ModelError(f"{self.path / 'model.onnx'}: cannot be loaded ({error})") from None
+            raise ModelError(f"{graph}: cannot be loaded ({error})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
