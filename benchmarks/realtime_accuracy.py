@@ -57,7 +57,8 @@ def main() -> None:
         "frames_per_s": round(n / seconds, 1),
     }
     print(table([row], list(row)))
-    print(f"wrote {write_results('realtime_accuracy', [row], data=faces.source, side=args.side)}")
+    path = write_results(f"realtime_accuracy_{row['model']}", [row], data=faces.source, side=args.side)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
