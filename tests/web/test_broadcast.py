@@ -114,3 +114,21 @@ def test_viewer_limit_and_timeout():
         started = time.monotonic()
         assert viewer.next(timeout=0.1) is None  # nothing arrived in time
         assert time.monotonic() - started >= 0.1
+
+
+def test_close_stops_a_running_producer_and_waits_for_it():
+    import itertools
+
+    from realtime_fer.web.broadcast import Broadcast
+
+    def endless():
+        for n in itertools.count():
+            time.sleep(0.01)
+            yield n
+
+    broadcast = Broadcast(endless, idle_timeout=60)
+    with broadcast.join() as viewer:
+        assert viewer.next(timeout=2) is not None
+    broadcast.close()
+    assert broadcast.status()["state"] == "idle"
+    assert not broadcast._thread.is_alive()

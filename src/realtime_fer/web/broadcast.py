@@ -7,9 +7,11 @@ left. Each viewer waits for the next item and skips any it was too slow to take,
 never holds back the others.
 """
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +20,17 @@ log = logging.getLogger(__name__)
 # A run's states; the last three mean the producer has stopped.
 STARTING, RUNNING, IDLE, ENDED, FAILED = "starting", "running", "idle", "ended", "failed"
 _STOPPED = (IDLE, ENDED, FAILED)
+
+
+_LIVE: "weakref.WeakSet[Broadcast]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """At exit, stop every producer and wait for it: a daemon thread still inside OpenCV or ONNX
+    Runtime while the interpreter tears down their libraries aborts the whole process."""
+    for broadcast in list(_LIVE):
+        broadcast.close()
 
 
 class Busy(RuntimeError):
@@ -51,6 +64,16 @@ class Broadcast:
         self._count = 0  # items published so far, over all runs
         self._viewers = 0
         self._last_left = time.monotonic()
+        self._closing = False
+        _LIVE.add(self)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the producer at its next item and wait for its thread (up to ``timeout`` s)."""
+        with self._cond:
+            self._closing = True
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def status(self) -> dict[str, Any]:
         """``state``, ``error`` (of a failed run), ``viewers`` and ``frames`` published so far."""
@@ -103,7 +126,7 @@ class Broadcast:
                     self._state = RUNNING
                     self._cond.notify_all()
                     idle = time.monotonic() - self._last_left
-                    if self._viewers == 0 and idle > self.idle_timeout:
+                    if self._closing or (self._viewers == 0 and idle > self.idle_timeout):
                         # stopped under the lock, so no viewer can join this run from now on
                         self._stop(IDLE, None)
                         return
