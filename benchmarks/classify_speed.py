@@ -1,26 +1,69 @@
-"""Per-face classification speed of every shipped model in ONNX Runtime, at batch 1 and 16.
+"""Per-face classification speed of every shipped model at batch 1 and 16, median of ``--runs`` calls.
 
-python benchmarks/classify_speed.py [--runs 300]
+Runtimes: ONNX Runtime fp32 (what we serve), ONNX Runtime int8 (``model.int8.onnx``, made by
+``realtime-fer quantize``; skipped with a note where missing), PyTorch eager fp32 (skipped without
+torch) and, for the ``paper`` model, the paper's own call: tf.keras ``model.predict``, in a process of
+its own (skipped without TensorFlow, ``pip install -r benchmarks/requirements-baselines.txt``).
+Every row includes turning uint8 faces into network input; ``vs_onnx_fp32`` is the speed relative
+to ONNX Runtime fp32.
+
+    python benchmarks/classify_speed.py [--runs 300] [--model paper --model fast]
 """
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 from common import median_ms, table, write_results
+from paper_keras import import_tensorflow, in_own_process, paper_model
 
-from realtime_fer.recognizer import EmotionRecognizer, available_models
+from realtime_fer.preprocess import to_model_input
+from realtime_fer.recognizer import INT8_MODEL_FILE, EmotionRecognizer, available_models, resolve_model_dir
+
+BATCHES = (1, 16)
+Classifier = Callable[[np.ndarray], object]  # uint8 faces (N, 48, 48) -> probabilities
 
 
-def measure(model: str, runs: int) -> list[dict]:
-    recognizer = EmotionRecognizer(model)
+def torch_eager(model: str) -> Classifier | None:
+    """PyTorch fp32 eager inference of the folder's ``weights.pt``; ``None`` without torch."""
+    try:
+        import torch
+
+        from realtime_fer.export import load_trained
+    except ImportError:
+        print("note: torch is not installed, so the PyTorch eager rows are skipped")
+        return None
+    network = load_trained(resolve_model_dir(model))
+
+    @torch.inference_mode()
+    def classify(faces: np.ndarray) -> np.ndarray:
+        return torch.softmax(network(torch.from_numpy(to_model_input(faces))), dim=1).numpy()
+
+    return classify
+
+
+def runtimes(model: str) -> dict[str, Classifier]:
+    """Our runtimes measurable here for ``model``, by row name."""
+    found: dict[str, Classifier] = {"onnxruntime fp32": EmotionRecognizer(model).predict_proba}
+    if (resolve_model_dir(model) / INT8_MODEL_FILE).is_file():
+        found["onnxruntime int8"] = EmotionRecognizer(model, precision="int8").predict_proba
+    else:
+        print(f"note: {model} has no {INT8_MODEL_FILE} (realtime-fer quantize makes it): no int8 rows")
+    eager = torch_eager(model)
+    if eager is not None:
+        found["pytorch eager fp32"] = eager
+    return found
+
+
+def timed_rows(model: str, runtime: str, classify: Classifier, runs: int) -> list[dict]:
     rows = []
-    for batch in (1, 16):
+    for batch in BATCHES:
         faces = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
-        ms = median_ms(lambda faces=faces: recognizer.predict_proba(faces), runs) / batch
+        ms = median_ms(lambda faces=faces: classify(faces), runs) / batch
         rows.append(
             {
                 "model": model,
-                "runtime": "onnxruntime fp32",
+                "runtime": runtime,
                 "batch": batch,
                 "ms_per_face": round(ms, 4),
                 "faces_per_s": round(1000 / ms, 1),
@@ -29,12 +72,37 @@ def measure(model: str, runs: int) -> list[dict]:
     return rows
 
 
+def keras_rows(model: str, runs: int) -> list[dict]:
+    """The paper's own call, tf.keras ``model.predict``, with ``model``'s weights ([] without TF)."""
+    tf = import_tensorflow()
+    if tf is None:
+        return []
+    keras_model, _ = paper_model(tf, resolve_model_dir(model) / "weights.pt")
+
+    def predict(faces: np.ndarray) -> np.ndarray:
+        # the paper's FacialExpressionModel.predict_emotion; verbose=0 was Keras 2's default
+        return keras_model.predict(faces[..., None].astype(np.float32) / 255.0, verbose=0)
+
+    return timed_rows(model, "tf.keras predict (paper)", predict, runs)
+
+
+def measure(model: str, runs: int) -> list[dict]:
+    rows = [row for name, run in runtimes(model).items() for row in timed_rows(model, name, run, runs)]
+    if EmotionRecognizer(model).spec["architecture"] == "paper":  # the network the paper's stack runs
+        rows += in_own_process(keras_rows, model, runs)
+    for row in rows:
+        base = next(r for r in rows if r["runtime"] == "onnxruntime fp32" and r["batch"] == row["batch"])
+        row["vs_onnx_fp32"] = round(base["ms_per_face"] / row["ms_per_face"], 2)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300, help="timed calls per setting (median)")
+    parser.add_argument("--model", action="append", help="shipped model or folder (default: all shipped)")
     args = parser.parse_args()
-    rows = [row for model in available_models() for row in measure(model, args.runs)]
-    print(table(rows, ["model", "runtime", "batch", "ms_per_face", "faces_per_s"]))
+    rows = [row for model in args.model or available_models() for row in measure(model, args.runs)]
+    print(table(rows, ["model", "runtime", "batch", "ms_per_face", "faces_per_s", "vs_onnx_fp32"]))
     print(f"wrote {write_results('classify_speed', rows, runs=args.runs)}")
 
 

@@ -1,55 +1,129 @@
-"""Training throughput (images/s) of a registered model with the project's training loop.
+"""Training throughput (images/s): our training loop against the paper's own tf.keras training code.
 
-Times ``--batches`` training steps (after a warm-up) on random 48x48 faces, with the same
-augmentation, autocast and channels_last as ``realtime-fer train``, and projects one epoch of
-FER-2013 (28,709 faces).
+Ours: ``--batches`` training steps (after a warm-up) on random 48x48 faces held in memory, with the
+same augmentation, autocast and channels_last as ``realtime-fer train``, at each ``--precision``.
 
-    python benchmarks/train_speed.py [--model paper] [--batches 60]
+The paper's: its notebook's code on the same CPU: ``ImageDataGenerator(horizontal_flip=True)
+.flow_from_directory(...)`` (48x48 grey, batch 64, categorical, shuffled) over a temporary folder of
+random 48x48 JPEGs, so each batch is read and decoded from disk as in the paper, then
+``model.fit`` of its CNN (``paper_keras.py``: Adam 5e-4, categorical cross-entropy) in fp32, in a
+process of its own. Needs TensorFlow (``pip install -r benchmarks/requirements-baselines.txt``);
+skipped with a note without.
+
+Both project one epoch of FER-2013 (28,709 faces):
+
+    python benchmarks/train_speed.py [--model paper] [--batches 60] [--precision auto fp32]
 """
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from common import table, write_results
+from paper_keras import import_tensorflow, in_own_process, paper_model
 
 from realtime_fer.device import pick_device
+from realtime_fer.emotions import EMOTIONS
 from realtime_fer.models import create_model
 from realtime_fer.train import TrainConfig, make_optimizer, run_epoch
 
 FER_TRAIN_FACES = 28_709
+WARMUP_BATCHES = 5
+PAPER_BATCH = 64
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="paper")
-    parser.add_argument("--batches", type=int, default=60)
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    args = parser.parse_args()
-    cfg = TrainConfig(data="", model=args.model, val_split="unused", precision=args.precision).resolved()
+def ours(model_name: str, precision: str, batches: int) -> dict:
+    """Images/s of our training loop for ``batches`` steps after a warm-up."""
+    cfg = TrainConfig(data="", model=model_name, val_split="unused", precision=precision).resolved()
     device, amp_dtype = pick_device(cfg.device, cfg.precision)
     torch.manual_seed(0)
-    model = create_model(args.model).to(device, memory_format=torch.channels_last)
+    model = create_model(model_name).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
     generator = torch.Generator().manual_seed(0)
-    n = cfg.batch_size * args.batches
+    n = cfg.batch_size * batches
     x, y = torch.rand(n, 1, 48, 48), torch.randint(0, 7, (n,))
-    run_epoch(
-        model, x[: cfg.batch_size * 5], y[: cfg.batch_size * 5], cfg, device, amp_dtype, optimizer, generator
-    )
+    warmup = cfg.batch_size * WARMUP_BATCHES
+    run_epoch(model, x[:warmup], y[:warmup], cfg, device, amp_dtype, optimizer, generator)
     start = time.perf_counter()
     run_epoch(model, x, y, cfg, device, amp_dtype, optimizer, generator)
     speed = n / (time.perf_counter() - start)
-    row = {
-        "model": args.model,
-        "precision": str(amp_dtype or "fp32"),
+    return {
+        "training": f"realtime-fer ({model_name})",
+        "framework": f"torch {torch.__version__}",
+        "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
         "batch": cfg.batch_size,
         "augment": cfg.augment,
         "images_per_s": round(speed, 1),
         "epoch_s": round(FER_TRAIN_FACES / speed, 1),
     }
-    print(table([row], list(row)))
-    print(f"wrote {write_results(f'train_speed_{args.model}', [row], batches=args.batches)}")
+
+
+def write_jpeg_tree(root: Path, count: int) -> None:
+    """``count`` random 48x48 grey JPEGs spread over one folder per class (the Kaggle layout)."""
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        folder = root / EMOTIONS[i % len(EMOTIONS)]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"Training_{i}.jpg"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+
+
+def paper_stack(batches: int) -> dict | None:
+    """Images/s of the paper's ``flow_from_directory`` + ``model.fit`` for ``batches`` steps (``None``
+    without TensorFlow)."""
+    tf = import_tensorflow()
+    if tf is None:
+        return None
+    tf.keras.utils.set_random_seed(0)
+    model, _ = paper_model(tf, None)  # trained from scratch, as in the paper
+    with tempfile.TemporaryDirectory() as folder:
+        write_jpeg_tree(Path(folder), PAPER_BATCH * (batches + WARMUP_BATCHES))
+        datagen_train = tf.keras.preprocessing.image.ImageDataGenerator(horizontal_flip=True)
+        train_generator = datagen_train.flow_from_directory(
+            folder,
+            target_size=(48, 48),
+            color_mode="grayscale",
+            batch_size=PAPER_BATCH,
+            class_mode="categorical",
+            shuffle=True,
+        )
+        model.fit(train_generator, steps_per_epoch=WARMUP_BATCHES, epochs=1, verbose=0)  # builds the graph
+        start = time.perf_counter()
+        model.fit(train_generator, steps_per_epoch=batches, epochs=1, verbose=0)
+        speed = PAPER_BATCH * batches / (time.perf_counter() - start)
+    return {
+        "training": "paper stack (tf.keras, paper)",
+        "framework": f"tensorflow {tf.__version__}",
+        "precision": "float32",
+        "batch": PAPER_BATCH,
+        "augment": "flip",
+        "images_per_s": round(speed, 1),
+        "epoch_s": round(FER_TRAIN_FACES / speed, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="paper")
+    parser.add_argument("--batches", type=int, default=60, help="timed batches, after a warm-up")
+    parser.add_argument("--precision", nargs="+", default=["auto", "fp32"], choices=("auto", "fp32", "bf16"))
+    args = parser.parse_args()
+    paper = in_own_process(paper_stack, args.batches)
+    rows = [paper] if paper else []
+    # "auto" is fp32 on a CPU without bf16: measure each resolved precision once
+    precisions: dict[torch.dtype | None, str] = {}
+    for precision in args.precision:
+        precisions.setdefault(pick_device("auto", precision)[1], precision)
+    rows += [ours(args.model, precision, args.batches) for precision in precisions.values()]
+    if paper:
+        for row in rows[1:]:
+            row["vs_paper"] = round(row["images_per_s"] / paper["images_per_s"], 1)
+    print(table(rows, [*rows[0], "vs_paper"]))
+    path = write_results(f"train_speed_{args.model}", rows, batches=args.batches)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

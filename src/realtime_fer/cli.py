@@ -1,4 +1,5 @@
-"""The ``realtime-fer`` command line: explore, summary, train, export, evaluate, predict, video, serve."""
+"""The ``realtime-fer`` command line: explore, summary, train, export, evaluate, quantize, predict, video,
+serve."""
 
 import argparse
 import json
@@ -69,6 +70,28 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+@command
+def quantize(args: argparse.Namespace) -> int:
+    from realtime_fer.quantize import REPORT_FILE
+    from realtime_fer.quantize import quantize as run
+    from realtime_fer.recognizer import resolve_model_dir
+
+    if args.calibration_faces < 1:
+        print("realtime-fer quantize: error: --calibration-faces must be at least 1", file=sys.stderr)
+        return 2
+    report = run(args.model, args.data, args.calibration_faces)
+    folder = resolve_model_dir(args.model)
+    megabytes = {name: f"{size / 1e6:.1f} MB" for name, size in report["size_bytes"].items()}
+    accuracy, scored = report["accuracy"], report["evaluation"]
+    print(f"wrote {folder / report['int8_file']} ({megabytes['int8']}; fp32 {megabytes['fp32']}), "
+          f"calibrated on {report['calibration']['faces']} training faces")
+    print(f"{scored['split']} accuracy ({scored['faces']} faces): fp32 {accuracy['fp32']:.2%}, "
+          f"int8 {accuracy['int8']:.2%} ({report['accuracy_change'] * 100:+.2f} points; "
+          f"{report['label_agreement']:.1%} of labels unchanged)")
+    print(f"wrote {folder / REPORT_FILE}")
+    return 0
 
 
 @command
@@ -288,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--report", help="write the JSON report here")
+
+    p = sub.add_parser("quantize", help="int8 copy of a model (model.int8.onnx) and its accuracy change")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--data", required=True, help="fer2013.csv or a Kaggle root (train calibrates)")
+    p.add_argument("--calibration-faces", type=int, default=500, help="training faces to calibrate on")
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
     p.add_argument("images", nargs="+", metavar="IMAGE")

@@ -1,0 +1,61 @@
+"""int8 quantization: a loadable, smaller graph close to fp32, its accuracy report, and clear errors."""
+
+import json
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+
+from realtime_fer import data
+from realtime_fer.cli import main
+from realtime_fer.recognizer import INT8_MODEL_FILE, EmotionRecognizer, ModelError
+
+
+@pytest.fixture
+def model_copy(trained_run, tmp_path):
+    """The session's tiny trained model in a folder of its own (quantizing writes next to it)."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.onnx", "model.json"):
+        shutil.copy(trained_run / name, folder / name)
+    return folder
+
+
+def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, capsys):
+    args = ["quantize", "--model", str(model_copy), "--data", str(kaggle_root), "--calibration-faces", "40"]
+    assert main(args) == 0
+    assert "public_test accuracy (28 faces)" in capsys.readouterr().out
+
+    report = json.loads((model_copy / "quantization.json").read_text())
+    assert report["calibration"]["faces"] == 40
+    assert report["evaluation"]["split"] == "public_test" and report["evaluation"]["faces"] == 28
+    assert report["accuracy_change"] == round(report["accuracy"]["int8"] - report["accuracy"]["fp32"], 4)
+    # 8-bit weights: the graph really is quantized, not a float copy
+    assert report["size_bytes"]["int8"] < report["size_bytes"]["fp32"] / 3
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(model_copy / INT8_MODEL_FILE).graph.node}
+
+    faces = data.load(kaggle_root, "public_test").images
+    fp32 = EmotionRecognizer(model_copy).predict_proba(faces)
+    int8 = EmotionRecognizer(model_copy, precision="int8").predict_proba(faces)
+    assert int8.shape == fp32.shape == (28, 7)
+    np.testing.assert_allclose(int8.sum(1), 1, atol=1e-5)  # the softmax stays in float
+    # a 1-epoch model is barely off uniform, so measure the int8 error against how far fp32 is from it
+    assert np.abs(int8 - fp32).max() < 0.1 * np.abs(fp32 - 1 / 7).max()
+
+
+def test_int8_without_a_quantized_graph_says_how_to_make_one(model_copy):
+    with pytest.raises(ModelError, match="realtime-fer quantize"):
+        EmotionRecognizer(model_copy, precision="int8")
+
+
+def test_quantize_unknown_model_is_a_clear_error(kaggle_root, capsys):
+    assert main(["quantize", "--model", "no-such-model", "--data", str(kaggle_root)]) == 2
+    assert "model 'no-such-model' not found" in capsys.readouterr().err
+
+
+def test_quantize_needs_at_least_one_calibration_face(model_copy, kaggle_root, capsys):
+    args = ["quantize", "--model", str(model_copy), "--data", str(kaggle_root), "--calibration-faces", "0"]
+    assert main(args) == 2
+    assert "--calibration-faces must be at least 1" in capsys.readouterr().err
+    assert not (model_copy / INT8_MODEL_FILE).exists()
