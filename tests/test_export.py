@@ -90,3 +90,12 @@ def test_missing_or_corrupt_model_is_a_clear_error(tmp_path, exported):
     (broken / "model.json").write_text("{")
     with pytest.raises(ModelError, match="model.json: not valid JSON"):
         EmotionRecognizer(broken)
+
+
+@pytest.mark.parametrize("name", ["paper", "fast"])
+def test_shipped_model_json_and_weights_rebuild_its_onnx_graph(name):
+    from realtime_fer.recognizer import resolve_model_dir
+
+    folder = resolve_model_dir(name)
+    faces = np.random.default_rng(5).random((4, 1, 48, 48), dtype=np.float32)
+    assert onnx_parity(load_trained(folder), folder, faces) <= 1e-4
