@@ -2,9 +2,7 @@
 
 Four conv blocks (64 3x3, 128 5x5, 512 3x3, 512 3x3; each BatchNorm, ReLU, MaxPool 2, Dropout),
 then Dense 256 and Dense 512 (each BatchNorm, ReLU, Dropout) and Dense 7. Keras defaults are kept
-where they matter: Glorot-uniform weights, zero biases, BatchNorm momentum 0.99 and epsilon 1e-3,
-and raw 0-255 pixels (the paper's generator has no rescale, and its app feeds uint8 crops): with
-Adam, the input's scale sets how fast the first layer learns relative to its weights.
+where they matter: Glorot-uniform weights, zero biases, BatchNorm momentum 0.99 and epsilon 1e-3.
 The network returns logits; the exported ONNX graph appends the paper's softmax.
 """
 
@@ -36,11 +34,8 @@ def dense_block(in_features: int, out_features: int, dropout: float) -> nn.Seque
 
 
 class PaperCNN(nn.Module):
-    def __init__(
-        self, num_classes: int = len(EMOTIONS), dropout: float = 0.25, pixel_scale: float = 255.0
-    ) -> None:
+    def __init__(self, num_classes: int = len(EMOTIONS), dropout: float = 0.25) -> None:
         super().__init__()
-        self.pixel_scale = pixel_scale  # our inputs are in [0, 1]; the paper's were 0-255
         self.features = nn.Sequential(
             conv_block(1, 64, 3, dropout),
             conv_block(64, 128, 5, dropout),
@@ -59,7 +54,7 @@ class PaperCNN(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x * self.pixel_scale))
+        return self.classifier(self.features(x))
 
 
 @register_model(
