@@ -108,6 +108,11 @@ def has_split(path: str | os.PathLike, split: str) -> bool:
         return False
 
 
+def validation_split(path: str | os.PathLike) -> str:
+    """The split to validate on: PublicTest where the data set tells it apart, else all of test."""
+    return "public_test" if has_split(path, "public_test") else "test"
+
+
 def _split_by_prefix(faces: FaceSet, split: str, path: Path) -> FaceSet:
     if split == "train":
         mask = np.char.startswith(faces.names.astype(str), "Training_")

@@ -102,7 +102,7 @@ def quantize(
         raise ValueError(f"calibration_faces must be at least 1, got {calibration_faces}")
     model_dir = resolve_model_dir(model)
     train = data.load(data_path, "train")
-    split = "public_test" if data.has_split(data_path, "public_test") else "test"
+    split = data.validation_split(data_path)
     test = data.load(data_path, split)
     calibration = sample_faces(train, calibration_faces, seed)
     target = quantize_model(model_dir, calibration)

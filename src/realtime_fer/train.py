@@ -65,7 +65,7 @@ class TrainConfig:
         if values["holdout"]:
             values["val_split"] = "train_holdout"
         elif values["val_split"] is None:
-            values["val_split"] = "public_test" if data.has_split(self.data, "public_test") else "test"
+            values["val_split"] = data.validation_split(self.data)
         return TrainConfig(**values)
 
 
