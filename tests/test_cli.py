@@ -71,9 +71,15 @@ def test_evaluate_missing_data_is_a_clear_error(trained_run, capsys):
 def test_shipped_models_reproduce_their_metrics(model, capsys):
     from realtime_fer.recognizer import resolve_model_dir
 
-    metrics = json.loads((resolve_model_dir(model) / "metrics.json").read_text())
-    assert main(["evaluate", "--model", model, "--data", str(SHARED_DATA / "test"), "--json"]) == 0
+    folder = resolve_model_dir(model)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    args = ["evaluate", "--model", model, "--data", str(SHARED_DATA / "test"), "--json"]
+    assert main([*args, "--precision", "fp32", "--no-tta"]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["accuracy"]["public_test"]
+    if (folder / "quantization.json").exists():
+        quantized = json.loads((folder / "quantization.json").read_text())
+        assert main([*args, "--precision", "int8", "--no-tta"]) == 0
+        assert json.loads(capsys.readouterr().out)["accuracy"] == quantized["accuracy"]["int8"]
 
 
 def test_train_cli_records_its_command(tmp_path, capsys):

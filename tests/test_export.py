@@ -1,5 +1,8 @@
 """ONNX export: parity with PyTorch, the JSON + weights route, and one preprocessing for all."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +10,7 @@ import torch
 from realtime_fer.export import load_trained, onnx_parity, save_model
 from realtime_fer.models import create_model, model_to_json
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.recognizer import EmotionRecognizer, ModelError
+from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer, ModelError
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,34 @@ def test_flip_tta_averages_a_face_and_its_mirror(exported):
     plain, tta = EmotionRecognizer(folder), EmotionRecognizer(folder, tta=True)
     expected = (plain.predict_proba(face) + plain.predict_proba(face[:, :, ::-1].copy())) / 2
     np.testing.assert_allclose(tta.predict_proba(face), expected, atol=1e-6)
+
+
+def test_exporting_again_removes_the_int8_graph_of_the_old_weights(exported, tmp_path):
+    model, _ = exported
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / INT8_MODEL_FILE).write_bytes(b"old int8 graph")
+    (folder / QUANTIZATION_FILE).write_text("{}")
+    save_model(model, model_to_json(model), folder)
+    assert not (folder / INT8_MODEL_FILE).exists() and not (folder / QUANTIZATION_FILE).exists()
+    assert EmotionRecognizer(folder).precision == "fp32"
+
+
+def test_recognizer_follows_the_models_serving_tta_unless_told(exported, tmp_path):
+    _, folder = exported
+    assert json.loads((folder / "model.json").read_text())["serving"] == {"tta": False}
+    assert EmotionRecognizer(folder).tta is False
+    copy = tmp_path / "with-tta"
+    shutil.copytree(folder, copy)
+    spec = json.loads((copy / "model.json").read_text())
+    spec["serving"]["tta"] = True
+    (copy / "model.json").write_text(json.dumps(spec))
+    assert EmotionRecognizer(copy).tta is True
+    assert EmotionRecognizer(copy, tta=False).tta is False
+    face = np.random.default_rng(5).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    np.testing.assert_allclose(
+        EmotionRecognizer(copy).predict_proba(face), EmotionRecognizer(folder, tta=True).predict_proba(face)
+    )
 
 
 def test_serving_and_training_see_identical_tensors(exported, monkeypatch):

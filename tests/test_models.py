@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from realtime_fer.models import (
+    count_macs,
     count_parameters,
     create_model,
     list_models,
@@ -34,6 +35,23 @@ def test_paper_model_layers_match_table_2():
     dropouts = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
     assert dropouts == {0.25}
     assert model(torch.zeros(2, 1, 48, 48)).shape == (2, 7)
+
+
+def test_macs_of_the_paper_model_match_a_count_by_hand():
+    convs = 48 * 48 * 64 * 9 + 24 * 24 * 128 * 64 * 25 + 12 * 12 * 512 * 128 * 9 + 6 * 6 * 512 * 512 * 9
+    dense = 4608 * 256 + 256 * 512 + 512 * 7
+    assert count_macs(create_model("paper")) == convs + dense
+    assert "Multiply-accumulates per face: 290,475,520" in summary(create_model("paper"))
+
+
+@pytest.mark.parametrize("name", ["compact", "vgg"])
+def test_registered_models_classify_48x48_faces_and_round_trip(name):
+    model = create_model(name).eval()
+    rebuilt = model_from_json(json.loads(json.dumps(model_to_json(model)))).eval()
+    rebuilt.load_state_dict(model.state_dict())
+    faces = torch.rand(2, 1, 48, 48)
+    assert model(faces).shape == (2, 7)
+    assert torch.equal(model(faces), rebuilt(faces))
 
 
 def test_summary_shows_shapes_and_totals():

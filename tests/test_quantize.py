@@ -36,12 +36,26 @@ def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, ca
     assert "QuantizeLinear" in {node.op_type for node in onnx.load(model_copy / INT8_MODEL_FILE).graph.node}
 
     faces = data.load(kaggle_root, "public_test").images
-    fp32 = EmotionRecognizer(model_copy).predict_proba(faces)
+    fp32 = EmotionRecognizer(model_copy, precision="fp32").predict_proba(faces)
     int8 = EmotionRecognizer(model_copy, precision="int8").predict_proba(faces)
     assert int8.shape == fp32.shape == (28, 7)
     np.testing.assert_allclose(int8.sum(1), 1, atol=1e-5)  # the softmax stays in float
     # a 1-epoch model is barely off uniform, so measure the int8 error against how far fp32 is from it
     assert np.abs(int8 - fp32).max() < 0.1 * np.abs(fp32 - 1 / 7).max()
+
+
+def test_auto_precision_serves_int8_only_where_its_report_shows_no_real_loss(model_copy, kaggle_root):
+    assert EmotionRecognizer(model_copy).precision == "fp32"  # nothing quantized yet
+    args = ["quantize", "--model", str(model_copy), "--data", str(kaggle_root), "--calibration-faces", "40"]
+    assert main(args) == 0
+    report_file = model_copy / "quantization.json"
+    report = json.loads(report_file.read_text())
+    for change, expected in ((0.0, "int8"), (-0.005, "int8"), (-0.006, "fp32"), (0.01, "int8")):
+        report_file.write_text(json.dumps({**report, "accuracy_change": change}))
+        assert EmotionRecognizer(model_copy).precision == expected, change
+    assert EmotionRecognizer(model_copy, precision="fp32").precision == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, int8"):
+        EmotionRecognizer(model_copy, precision="fp16")
 
 
 def test_int8_without_a_quantized_graph_says_how_to_make_one(model_copy):

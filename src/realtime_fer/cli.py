@@ -12,7 +12,7 @@ from pathlib import Path
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.recognizer import DEFAULT_MODEL, ModelError
+from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, ModelError
 from realtime_fer.sources import SourceError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -63,7 +63,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from realtime_fer.evaluate import format_report, plot_confusion
     from realtime_fer.recognizer import EmotionRecognizer
 
-    recognizer = EmotionRecognizer(args.model, tta=args.tta)
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision)
     report = run(recognizer, data.load(args.data, args.split))
     if args.confusion:
         plot_confusion(report, args.confusion)
@@ -74,9 +74,8 @@ def evaluate(args: argparse.Namespace) -> None:
 
 @command
 def quantize(args: argparse.Namespace) -> int:
-    from realtime_fer.quantize import REPORT_FILE
     from realtime_fer.quantize import quantize as run
-    from realtime_fer.recognizer import resolve_model_dir
+    from realtime_fer.recognizer import QUANTIZATION_FILE, resolve_model_dir
 
     if args.calibration_faces < 1:
         print("realtime-fer quantize: error: --calibration-faces must be at least 1", file=sys.stderr)
@@ -90,7 +89,7 @@ def quantize(args: argparse.Namespace) -> int:
     print(f"{scored['split']} accuracy ({scored['faces']} faces): fp32 {accuracy['fp32']:.2%}, "
           f"int8 {accuracy['int8']:.2%} ({report['accuracy_change'] * 100:+.2f} points; "
           f"{report['label_agreement']:.1%} of labels unchanged)")
-    print(f"wrote {folder / REPORT_FILE}")
+    print(f"wrote {folder / QUANTIZATION_FILE}")
     return 0
 
 
@@ -137,12 +136,14 @@ def video(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from realtime_fer.pipeline import FaceEmotionPipeline
+    from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.sources import open_source
 
     frames = detections = 0
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
-        pipeline = FaceEmotionPipeline(args.model, tracking=not args.no_tracking)
+        recognizer = EmotionRecognizer(args.model, tta=args.tta)
+        pipeline = FaceEmotionPipeline(recognizer, tracking=not args.no_tracking)
         total = args.max_frames or source.frame_count
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
         table = None
@@ -184,6 +185,7 @@ def serve(args: argparse.Namespace) -> int:
     # stream's source opens only when someone watches, so a missing camera never stops the app
     app = create_app({
         "MODEL": args.model,
+        "TTA": args.tta,
         "SOURCE": args.source,
         "STREAM_MAX_VIEWERS": max(1, args.threads // 2),  # keep threads free for the API
     })
@@ -268,6 +270,14 @@ def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
     ]
 
 
+def add_tta_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        help="average each face with its mirror image (default: the model's own setting)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
     sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -307,7 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
     p.add_argument("--data", required=True, help="fer2013.csv, a Kaggle root, or a folder of class folders")
     p.add_argument("--split", choices=SPLITS, help="needed for a CSV or a Kaggle root")
-    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    add_tta_option(p)
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="graph to run (default auto: int8 where its quantization report shows no real loss)",
+    )
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--report", help="write the JSON report here")
@@ -322,19 +338,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
-    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    add_tta_option(p)
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
     p.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
     p.add_argument("--csv", help="per-frame, per-face results to write")
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    add_tta_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
     p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    add_tta_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--threads", type=int, default=8, help="request threads; each stream viewer holds one")

@@ -26,7 +26,8 @@ class FaceDetector:
 
     ``scale_factor`` and ``min_neighbors`` are the paper's (1.3, 5). ``min_size`` is the smallest
     face side in full-frame pixels. ``max_width`` caps the width the cascade scans (``None``: full
-    size); faces narrower than about ``24 * frame width / max_width`` pixels are then missed.
+    size); faces narrower than about ``24 * frame width / max_width`` pixels are then missed: 60 px
+    in a 640x480 frame at the default 256.
 
     Safe to share between threads: ``cv2.CascadeClassifier`` is not, so each concurrent call borrows
     its own cascade from a small pool (a thread-per-request server would otherwise reload one per
@@ -38,7 +39,7 @@ class FaceDetector:
         scale_factor: float = 1.3,
         min_neighbors: int = 5,
         min_size: int = 40,
-        max_width: int | None = 320,
+        max_width: int | None = 256,
         cascade: str | os.PathLike | None = None,
     ):
         if scale_factor <= 1.0:

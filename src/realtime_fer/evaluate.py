@@ -43,6 +43,7 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
         "model": recognizer.name,
         "data": faces.source,
         "tta": recognizer.tta,
+        "precision": recognizer.precision,
         "unreadable": len(faces.unreadable),
         **report,
     }
@@ -51,7 +52,7 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
 def format_report(report: dict) -> str:
     lines = [
         f"model {report['model']} on {report['data']} "
-        f"({report['faces']} faces, TTA {'on' if report['tta'] else 'off'})",
+        f"({report['faces']} faces, {report['precision']}, TTA {'on' if report['tta'] else 'off'})",
         f"accuracy {report['accuracy'] * 100:.2f}%   macro F1 {report['macro_f1']:.4f}",
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",

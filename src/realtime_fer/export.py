@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from realtime_fer.evaluate import evaluate, plot_confusion
-from realtime_fer.models import count_parameters, model_from_json
-from realtime_fer.recognizer import EmotionRecognizer
+from realtime_fer.models import count_parameters, model_from_json, model_to_json
+from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer
 from realtime_fer.train import TrainConfig, load_splits
 
 PARITY_TOLERANCE = 1e-4
@@ -57,7 +57,7 @@ def onnx_parity(model: nn.Module, model_dir: Path, faces: np.ndarray) -> float:
     """Largest |ONNX Runtime - PyTorch fp32| probability over ``faces`` (float32 N,1,H,W)."""
     with torch.no_grad():
         expected = torch.softmax(model.eval()(torch.from_numpy(faces)), dim=1).numpy()
-    got = EmotionRecognizer(model_dir).session.run(None, {"faces": faces})[0]
+    got = EmotionRecognizer(model_dir, precision="fp32").session.run(None, {"faces": faces})[0]
     return float(np.abs(got - expected).max())
 
 
@@ -71,8 +71,13 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(model: nn.Module, spec: dict, out: Path) -> None:
-    """model.json + weights.pt + model.onnx, with the ONNX output checked against PyTorch."""
+    """model.json + weights.pt + model.onnx, with the ONNX output checked against PyTorch.
+
+    An int8 graph left from earlier weights is removed: it no longer matches (quantize again).
+    """
     out.mkdir(parents=True, exist_ok=True)
+    for stale in (INT8_MODEL_FILE, QUANTIZATION_FILE):
+        (out / stale).unlink(missing_ok=True)
     (out / "model.json").write_text(json.dumps(spec, indent=2) + "\n")
     torch.save(model.state_dict(), out / "weights.pt")
     size = spec["input"]["shape"][-1]
@@ -99,12 +104,12 @@ def export_run(run_dir: str | os.PathLike) -> dict:
     model = model_from_json(best["spec"])
     model.load_state_dict(best["model"])
     model.eval()
-    save_model(model, best["spec"], run_dir)
+    save_model(model, model_to_json(model), run_dir)  # today's spec format, whatever the checkpoint's
 
     train_set, val_set = load_splits(TrainConfig(**config))
     accuracy, reports = {}, {}
     for tta in (False, True):
-        report = evaluate(EmotionRecognizer(run_dir, tta=tta), val_set)
+        report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
         key = config["val_split"] + ("_flip_tta" if tta else "")
         accuracy[key], reports[key] = report["accuracy"], report
     (run_dir / "evaluation.json").write_text(json.dumps(reports, indent=2) + "\n")

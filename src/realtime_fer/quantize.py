@@ -24,9 +24,8 @@ from onnxruntime.quantization import (
 from realtime_fer import data
 from realtime_fer.evaluate import classification_report
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.recognizer import INT8_MODEL_FILE, EmotionRecognizer, resolve_model_dir
+from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer, resolve_model_dir
 
-REPORT_FILE = "quantization.json"
 # The ops between two convolutions are quantized too, so activations stay int8 from one to the next
 # instead of being dequantized and quantized again; the Softmax stays float, so the probabilities
 # still sum to 1.
@@ -81,7 +80,7 @@ def quantize_model(
         quantize_static(
             prepared,
             target,
-            FaceCalibrationReader(calibration, EmotionRecognizer(model_dir).input_name),
+            FaceCalibrationReader(calibration, EmotionRecognizer(model_dir, precision="fp32").input_name),
             quant_format=quant_format,
             op_types_to_quantize=list(QUANTIZED_OPS),
             per_channel=per_channel,
@@ -133,5 +132,5 @@ def quantize(
         "macro_f1": {"fp32": fp32["macro_f1"], "int8": int8["macro_f1"]},
         "size_bytes": {"fp32": (model_dir / "model.onnx").stat().st_size, "int8": target.stat().st_size},
     }
-    (model_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    (model_dir / QUANTIZATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return report

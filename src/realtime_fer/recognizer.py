@@ -18,6 +18,9 @@ from realtime_fer.preprocess import to_model_input
 
 DEFAULT_MODEL = "fast"
 INT8_MODEL_FILE = "model.int8.onnx"  # written by ``realtime-fer quantize`` next to model.onnx
+QUANTIZATION_FILE = "quantization.json"  # its report: the accuracy change int8 costs
+INT8_MAX_LOSS = 0.005  # precision="auto" serves int8 when it costs at most this much accuracy
+PRECISIONS = ("auto", "fp32", "int8")
 MODELS_ENV = "REALTIME_FER_MODELS"
 _CHUNK = 256
 
@@ -61,19 +64,21 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
 class EmotionRecognizer:
     """Seven-class probabilities for batches of grey face crops.
 
-    ``tta=True`` also classifies each mirrored face and averages the two (one batched call).
-    ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``) instead.
+    ``tta=True`` also classifies each mirrored face and averages the two (one batched call);
+    ``tta=None`` follows the model folder's ``model.json`` (``serving.tta``).
+    ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``);
+    ``"auto"`` does so when its report shows it costs at most ``INT8_MAX_LOSS`` accuracy, else fp32.
     """
 
     def __init__(
         self,
         model: str | os.PathLike = DEFAULT_MODEL,
-        tta: bool = False,
+        tta: bool | None = None,
         threads: int | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
     ):
-        if precision not in ("fp32", "int8"):
-            raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.path = resolve_model_dir(model)
         self.spec = _read_json(self.path / "model.json")
         metrics_file = self.path / "metrics.json"
@@ -83,12 +88,14 @@ class EmotionRecognizer:
         if self.classes != EMOTIONS:
             raise ModelError(f"{self.path / 'model.json'}: classes {self.classes} are not {EMOTIONS}")
         self.input_size = int(self.spec["input"]["shape"][-1])
-        self.tta = tta
+        self.tta = bool(self.spec.get("serving", {}).get("tta", False)) if tta is None else tta
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if precision == "auto":
+            precision = "int8" if int8_keeps_accuracy(self.path) else "fp32"
         self.precision = precision
         graph = self.path / ("model.onnx" if precision == "fp32" else INT8_MODEL_FILE)
         if precision == "int8" and not graph.is_file():
@@ -122,6 +129,14 @@ class EmotionRecognizer:
         both = np.concatenate([inputs, inputs[..., ::-1]])
         probabilities = self.session.run(None, {self.input_name: np.ascontiguousarray(both)})[0]
         return (probabilities[: len(inputs)] + probabilities[len(inputs) :]) / 2
+
+
+def int8_keeps_accuracy(model_dir: Path) -> bool:
+    """Whether the folder has an int8 graph whose report shows at most ``INT8_MAX_LOSS`` lost."""
+    report = model_dir / QUANTIZATION_FILE
+    if not (model_dir / INT8_MODEL_FILE).is_file() or not report.is_file():
+        return False
+    return _read_json(report).get("accuracy_change", -1.0) >= -INT8_MAX_LOSS
 
 
 def _read_json(path: Path) -> dict:

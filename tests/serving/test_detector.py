@@ -21,7 +21,7 @@ def _placements():
             yield compose_frame(group, boxes), boxes
 
 
-@pytest.mark.parametrize("max_width", [320, None])
+@pytest.mark.parametrize("max_width", [256, 320, None])
 def test_finds_every_demo_face_where_it_was_put(detector, max_width):
     detector = FaceDetector(max_width=max_width)
     for frame, boxes in _placements():

@@ -63,6 +63,15 @@ def test_serve_options(servers, capsys):
     assert "http://[::1]:8123/" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("flag", "tta"), [([], None), (["--tta"], True), (["--no-tta"], False)])
+def test_serve_tta_follows_the_model_unless_told(servers, flag, tta):
+    assert main(["serve", "--model", MODEL, *flag]) == 0
+    app = servers[0].app
+    assert app.config["TTA"] is tta
+    recognizer = app.extensions["realtime_fer"].pipeline.recognizer
+    assert recognizer.tta == (recognizer.spec["serving"]["tta"] if tta is None else tta)
+
+
 def test_serve_with_a_missing_model_fails_before_binding(servers, tmp_path, capsys):
     assert main(["serve", "--model", str(tmp_path / "no-such-model")]) == 2
     assert servers == []

@@ -16,19 +16,23 @@ class ModelEntry:
     name: str
     builder: Callable[..., nn.Module]
     description: str
+    serve_tta: bool = False
     train_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, description: str, **train_defaults: Any):
-    """Decorator: register ``builder(**config) -> nn.Module`` under ``name``."""
+def register_model(name: str, description: str, serve_tta: bool = False, **train_defaults: Any):
+    """Decorator: register ``builder(**config) -> nn.Module`` under ``name``.
+
+    ``serve_tta``: exported models of this architecture are served with flip test-time augmentation.
+    """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelEntry(name, builder, description, train_defaults)
+        _REGISTRY[name] = ModelEntry(name, builder, description, serve_tta, train_defaults)
         return builder
 
     return decorate

@@ -8,14 +8,15 @@ import torch
 from torch import nn
 
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.models.registry import create_model
+from realtime_fer.models.registry import create_model, model_entry
 from realtime_fer.preprocess import INPUT_SIZE
 
 FORMAT = "realtime-fer/1"
 
 
 def model_to_json(model: nn.Module) -> dict[str, Any]:
-    """Everything needed to rebuild ``model`` and feed it: name, config, classes, input."""
+    """Everything needed to rebuild ``model`` and feed it: name, config, classes, input, and how
+    it is served (``serving.tta``: whether the recognizer averages each face with its mirror image)."""
     return {
         "format": FORMAT,
         "architecture": model.arch_name,
@@ -23,6 +24,7 @@ def model_to_json(model: nn.Module) -> dict[str, Any]:
         "classes": list(EMOTIONS),
         "input": {"shape": [1, INPUT_SIZE, INPUT_SIZE], "range": [0.0, 1.0], "layout": "NCHW"},
         "output": "probabilities",
+        "serving": {"tta": model_entry(model.arch_name).serve_tta},
     }
 
 
@@ -43,6 +45,29 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
         b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var"))
     )
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
+
+
+def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
+    """Multiply-accumulates of one face through the convolutions and linear layers."""
+    macs = 0
+
+    def record(module: nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Conv2d):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            macs += output[0].numel() * per_output
+        elif isinstance(module, nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, input_size, input_size))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    return macs
 
 
 def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
@@ -81,6 +106,7 @@ def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
         f"Total params: {counts['total']:,}",
         f"Trainable params: {counts['trainable']:,}",
         f"Non-trainable params: {counts['non_trainable']:,}",
+        f"Multiply-accumulates per face: {count_macs(model, input_size):,}",
         line,
     ]
     return "\n".join(out)

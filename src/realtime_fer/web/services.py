@@ -31,7 +31,7 @@ def build(config: dict) -> Services:
     The stream's source is opened only when someone watches, so a missing camera never stops the
     app: the stream page reports it instead.
     """
-    recognizer = EmotionRecognizer(config["MODEL"])
+    recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
     detector = FaceDetector()
     source = str(config["SOURCE"])
     broadcast = Broadcast(
