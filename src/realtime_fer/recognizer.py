@@ -16,7 +16,7 @@ import onnxruntime as ort
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.preprocess import to_model_input
 
-DEFAULT_MODEL = "fast"
+DEFAULT_MODEL = "accurate"
 INT8_MODEL_FILE = "model.int8.onnx"  # written by ``realtime-fer quantize`` next to model.onnx
 QUANTIZATION_FILE = "quantization.json"  # its report: the accuracy change int8 costs
 INT8_MAX_LOSS = 0.005  # precision="auto" serves int8 when it costs at most this much accuracy
