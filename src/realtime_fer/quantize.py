@@ -105,10 +105,8 @@ def quantize(
     test = data.load(data_path, split)
     calibration = sample_faces(train, calibration_faces, seed)
     target = quantize_model(model_dir, calibration)
-    predictions = {
-        precision: EmotionRecognizer(model_dir, precision=precision).predict_proba(test.images).argmax(1)
-        for precision in ("fp32", "int8")
-    }
+    recognizers = {p: EmotionRecognizer(model_dir, precision=p) for p in ("fp32", "int8")}
+    predictions = {precision: r.predict_proba(test.images).argmax(1) for precision, r in recognizers.items()}
     fp32, int8 = (classification_report(test.labels, p) for p in predictions.values())
     report = {
         "model": model_dir.name,
@@ -128,7 +126,7 @@ def quantize(
             "data": test.source,
             "split": split,
             "faces": len(test),
-            "tta": EmotionRecognizer(model_dir).tta,  # each graph is scored as it is served
+            "tta": recognizers["fp32"].tta,  # each graph is scored as it is served
         },
         "accuracy": {"fp32": fp32["accuracy"], "int8": int8["accuracy"]},
         "accuracy_change": round(int8["accuracy"] - fp32["accuracy"], 4),

@@ -55,19 +55,25 @@ class CompactCNN(nn.Module):
         return self.head(self.features((x - 0.5) / 0.25))
 
 
+# the training recipe both sizes share; each adds its weight decay and length
+RECIPE = {
+    "optimizer": "adamw",
+    "lr": 2e-3,
+    "batch_size": 128,
+    "schedule": "onecycle",
+    "augment": "strong",
+    "label_smoothing": 0.1,
+    "ema": 0.999,
+    "select": "last",
+}
+
+
 @register_model(
     "compact",
     "compact VGG-style CNN for real time (global pooling head)",
-    optimizer="adamw",
-    lr=2e-3,
     weight_decay=5e-4,
     epochs=60,
-    batch_size=128,
-    schedule="onecycle",
-    augment="strong",
-    label_smoothing=0.1,
-    ema=0.999,
-    select="last",
+    **RECIPE,
 )
 def compact(**config) -> CompactCNN:
     for key in ("widths", "depths"):  # JSON gives lists back
@@ -80,16 +86,9 @@ def compact(**config) -> CompactCNN:
     "vgg",
     "VGG-style CNN sized for accuracy: two 3x3 convs per stage, widths 48-384 (global pooling head)",
     serve_tta=True,
-    optimizer="adamw",
-    lr=2e-3,
     weight_decay=0.05,
     epochs=125,
-    batch_size=128,
-    schedule="onecycle",
-    augment="strong",
-    label_smoothing=0.1,
-    ema=0.999,
-    select="last",
+    **RECIPE,
 )
 def vgg(**config) -> CompactCNN:
     config = {"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), **config}

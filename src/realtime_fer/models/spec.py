@@ -47,6 +47,18 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
 
 
+def _probe(model: nn.Module, hooks: list, input_size: int) -> None:
+    """One blank face through ``model`` in eval mode (so its forward hooks fire), then the hooks are
+    removed and the model's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, input_size, input_size))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+
+
 def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
     """Multiply-accumulates of one face through the convolutions and linear layers."""
     macs = 0
@@ -60,13 +72,7 @@ def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
             macs += module.in_features * module.out_features
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, 1, input_size, input_size))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
+    _probe(model, hooks, input_size)
     return macs
 
 
@@ -83,13 +89,7 @@ def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
             rows.append((name, type(mod).__name__, shape, count_parameters(mod)["total"]))
 
         hooks.append(module.register_forward_hook(record))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, 1, input_size, input_size))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
+    _probe(model, hooks, input_size)
     counts = count_parameters(model)
     widths = (24, 12, 22, 12)
     line = "-" * sum(widths)
