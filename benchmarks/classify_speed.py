@@ -54,7 +54,7 @@ def runtimes(model: str) -> dict[str, Classifier]:
     else:
         print(f"note: {model} has no {INT8_MODEL_FILE} (realtime-fer quantize makes it): no int8 rows")
     served = EmotionRecognizer(model)
-    found[f"served: {served.precision}" + (" + flip TTA" if served.tta else "")] = served.predict_proba
+    found[f"served: {served.serving}"] = served.predict_proba
     eager = torch_eager(model)
     if eager is not None:
         found["pytorch eager fp32"] = eager

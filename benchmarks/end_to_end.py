@@ -163,7 +163,7 @@ def main() -> None:
     for model in models:
         pipeline = FaceEmotionPipeline(model)
         served = pipeline.recognizer
-        name = f"realtime-fer ({served.name}, {served.precision}{' + TTA' if served.tta else ''})"
+        name = f"realtime-fer ({served.name}, {served.serving})"
         for n_faces in LAYOUTS:
             row = {"pipeline": name, "faces": n_faces}
             row |= measure(pipeline, frames[n_faces], args.frames)

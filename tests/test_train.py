@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from realtime_fer import train as train_module
-from realtime_fer.augment import random_flip
+from realtime_fer.augment import mixup, random_flip
 from realtime_fer.export import export_run
-from realtime_fer.train import TrainConfig, train
+from realtime_fer.train import TrainConfig, mixed_loss, train
 from tests.conftest import synthetic_faces, write_kaggle_tree
 
 
@@ -81,3 +81,31 @@ def test_random_flip_mirrors_about_half_the_batch():
     unchanged = (flipped == images).flatten(1).all(1)
     assert (mirrored ^ unchanged).all()
     assert 60 < mirrored.sum() < 140
+
+
+def test_mixup_blends_each_face_with_its_partner_by_its_weight():
+    images = torch.rand(64, 1, 48, 48)
+    mixed, partner, lam = mixup(images, 0.4, torch.Generator().manual_seed(0))
+    expected = lam[:, None, None, None] * images + (1 - lam[:, None, None, None]) * images[partner]
+    assert torch.allclose(mixed, expected)
+    assert sorted(partner.tolist()) == list(range(64))
+    assert ((lam >= 0) & (lam <= 1)).all() and lam.std() > 0.1  # Beta(0.4, 0.4) is spread out
+    _, _, again = mixup(images, 0.4, torch.Generator().manual_seed(0))
+    assert torch.equal(lam, again)
+
+
+def test_mixed_loss_weighs_both_labels():
+    logits = torch.randn(4, 7)
+    targets, partner = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 0, 3, 2])
+    own = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    other = torch.nn.functional.cross_entropy(logits, targets[partner], reduction="none")
+    lam = torch.tensor([1.0, 0.0, 0.25, 0.5])
+    expected = (lam * own + (1 - lam) * other).mean()
+    assert torch.isclose(mixed_loss(logits, targets, 0.0, partner, lam), expected)
+    assert torch.isclose(mixed_loss(logits, targets, 0.0), own.mean())
+
+
+def test_mixup_run_records_its_alpha(small_root, tmp_path):
+    config = TrainConfig(data=str(small_root), model="compact", out=str(tmp_path / "m"), epochs=1, mixup=0.4)
+    out = train(config)
+    assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4

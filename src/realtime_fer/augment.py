@@ -7,6 +7,7 @@ and returns a batch of the same shape.
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -71,6 +72,25 @@ def random_erasing(
 def strong(images: Tensor, generator: torch.Generator) -> Tensor:
     """Flip, affine jitter and random erasing: the recipe of the compact and modern models."""
     return random_erasing(random_affine(random_flip(images, generator), generator), generator)
+
+
+def mixup(images: Tensor, alpha: float, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """Blend every face with a random partner from the batch (Zhang et al. 2018).
+
+    Returns the blended batch, the partner indices and each face's own weight ``lam`` drawn from
+    Beta(alpha, alpha); the loss weighs the face's label by ``lam`` and the partner's by ``1 - lam``.
+    """
+    n = images.shape[0]
+    partner = torch.randperm(n, generator=generator)
+    lam = _beta(n, alpha, generator)
+    weight = lam.to(images.dtype)[:, None, None, None]
+    return weight * images + (1 - weight) * images[partner], partner, lam
+
+
+def _beta(n: int, alpha: float, generator: torch.Generator) -> Tensor:
+    """n samples of Beta(alpha, alpha), reproducible from ``generator`` (torch has no seeded Beta)."""
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, n)).float()
 
 
 AUGMENTATIONS: dict[str, Augmentation] = {

@@ -301,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("plateau", "onecycle"))
     p.add_argument("--augment", choices=("none", "flip", "strong"))
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (0: off)")
     p.add_argument("--ema", type=float, help="EMA decay of the weights (0: off)")
     p.add_argument("--select", choices=("best", "last"), help="export the best validation epoch or the last")
     p.add_argument("--holdout", type=float, help="validate on this stratified fraction of train instead")

@@ -107,6 +107,11 @@ class EmotionRecognizer:
             raise ModelError(f"{graph}: cannot be loaded ({error})") from None
         self.input_name = self.session.get_inputs()[0].name
 
+    @property
+    def serving(self) -> str:
+        """How faces are classified, for reports: ``"int8 + flip TTA"``, ``"fp32"``, ..."""
+        return self.precision + (" + flip TTA" if self.tta else "")
+
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """float32 (N, 7) probabilities for uint8 grey faces of any size (resized to the input)."""
         inputs = to_model_input(faces, self.input_size)

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from realtime_fer import data
-from realtime_fer.augment import AUGMENTATIONS
+from realtime_fer.augment import AUGMENTATIONS, mixup
 from realtime_fer.device import pick_device
 from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.preprocess import to_model_input
@@ -27,7 +27,14 @@ HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc
 
 
 # Options a registry entry need not mention: the paper's choices where it made one, else "off".
-RECIPE_DEFAULTS = {"weight_decay": 0.0, "label_smoothing": 0.0, "ema": 0.0, "select": "best", "holdout": 0.0}
+RECIPE_DEFAULTS = {
+    "weight_decay": 0.0,
+    "label_smoothing": 0.0,
+    "mixup": 0.0,
+    "ema": 0.0,
+    "select": "best",
+    "holdout": 0.0,
+}
 
 
 @dataclass
@@ -45,6 +52,7 @@ class TrainConfig:
     schedule: str | None = None
     augment: str | None = None
     label_smoothing: float | None = None
+    mixup: float | None = None
     ema: float | None = None
     select: str | None = None
     holdout: float | None = None
@@ -112,6 +120,22 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
     yield from order.split(batch_size)
 
 
+def mixed_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    label_smoothing: float,
+    partner: torch.Tensor | None = None,
+    lam: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy; after mixup each face counts ``lam`` of its own label, the rest its partner's."""
+    if partner is None:
+        return F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
+    own = F.cross_entropy(logits, targets, label_smoothing=label_smoothing, reduction="none")
+    other = F.cross_entropy(logits, targets[partner], label_smoothing=label_smoothing, reduction="none")
+    lam = lam.to(logits.device)
+    return (lam * own + (1 - lam) * other).mean()
+
+
 def run_epoch(
     model,
     x,
@@ -140,8 +164,11 @@ def run_epoch(
     )
     for index in progress:
         inputs, targets = x[index], y[index]
+        partner, lam = None, None
         if training:
             inputs = augment(inputs, generator)
+            if cfg.mixup:
+                inputs, partner, lam = mixup(inputs, cfg.mixup, generator)
         inputs = inputs.to(device, memory_format=torch.channels_last)
         targets = targets.to(device)
         with (
@@ -149,9 +176,8 @@ def run_epoch(
             torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
         ):
             logits = model(inputs)
-            loss = F.cross_entropy(
-                logits.float(), targets, label_smoothing=cfg.label_smoothing if training else 0.0
-            )
+            smoothing = cfg.label_smoothing if training else 0.0
+            loss = mixed_loss(logits.float(), targets, smoothing, partner, lam)
         if training:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

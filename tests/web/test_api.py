@@ -225,10 +225,13 @@ def test_html_404_stays_html(client):
     assert response.mimetype == "text/html"
 
 
-def test_healthz(client):
+def test_healthz_names_the_model_and_how_it_serves(client, config):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "model": MODEL}
+    assert response.json["status"] == "ok" and response.json["model"] == MODEL
+    assert response.json["serving"].endswith("+ flip TTA")  # model.json of accurate asks for TTA
+    plain = create_app({**config, "TTA": False}).test_client().get("/healthz").json
+    assert plain["serving"] in ("fp32", "int8")
 
 
 def test_debug_mode_is_refused(config):

@@ -65,5 +65,6 @@ def stream_status():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the app is up and its model is loaded."""
-    return jsonify(status="ok", model=services().pipeline.recognizer.name)
+    """Liveness: the app is up and its model is loaded (and how it classifies: precision, TTA)."""
+    recognizer = services().pipeline.recognizer
+    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving)
