@@ -10,7 +10,10 @@ random 48x48 JPEGs, so each batch is read and decoded from disk as in the paper,
 process of its own. Needs TensorFlow (``pip install -r benchmarks/requirements-baselines.txt``);
 skipped with a note without.
 
-Both project one epoch of FER-2013 (28,709 faces):
+A last row times the network's convolutions alone, forward and backward at the same batch and
+precision, with nothing else in the step: no loop of this network can train faster on this CPU.
+
+All rows project one epoch of FER-2013 (28,709 faces):
 
     python benchmarks/train_speed.py [--model paper] [--batches 60] [--precision auto fp32]
 """
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 from common import table, write_results
 from paper_keras import import_tensorflow, in_own_process, paper_model
+from torch import nn
 
 from realtime_fer.device import pick_device
 from realtime_fer.emotions import EMOTIONS
@@ -57,6 +61,56 @@ def ours(model_name: str, precision: str, batches: int) -> dict:
         "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
         "batch": cfg.batch_size,
         "augment": cfg.augment,
+        "images_per_s": round(speed, 1),
+        "epoch_s": round(FER_TRAIN_FACES / speed, 1),
+    }
+
+
+def convolution_ceiling(model_name: str, precision: str, batches: int) -> dict:
+    """Images/s if a training step were its convolutions alone (forward and backward, nothing else):
+    a ceiling for any training loop of this network on this CPU, since every loop must run them."""
+    cfg = TrainConfig(data="", model=model_name, val_split="unused", precision=precision).resolved()
+    device, amp_dtype = pick_device(cfg.device, cfg.precision)
+    model = create_model(model_name).to(device, memory_format=torch.channels_last)
+    shapes: dict[nn.Conv2d, torch.Size] = {}
+
+    def record_shape(conv: nn.Conv2d, args: tuple[torch.Tensor]) -> None:
+        shapes[conv] = args[0].shape
+
+    convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
+    hooks = [conv.register_forward_pre_hook(record_shape) for conv in convs]
+    model(torch.rand(cfg.batch_size, 1, 48, 48, device=device))
+    for hook in hooks:
+        hook.remove()
+    first = next(iter(shapes))
+    inputs = {  # the first layer's input is the batch of faces: it needs no gradient
+        conv: torch.rand(shape, device=device)
+        .to(memory_format=torch.channels_last)
+        .requires_grad_(conv is not first)
+        for conv, shape in shapes.items()
+    }
+
+    autocast = torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+    with torch.no_grad(), autocast:
+        gradients = [torch.ones_like(conv(x)) for conv, x in inputs.items()]  # made once, outside the timing
+
+    def step() -> None:
+        with autocast:
+            outputs = [conv(x) for conv, x in inputs.items()]
+        torch.autograd.backward(outputs, gradients)
+
+    for _ in range(WARMUP_BATCHES):
+        step()
+    start = time.perf_counter()
+    for _ in range(batches):
+        step()
+    speed = cfg.batch_size * batches / (time.perf_counter() - start)
+    return {
+        "training": f"its {len(shapes)} convolutions alone ({model_name}): ceiling",
+        "framework": f"torch {torch.__version__}",
+        "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
+        "batch": cfg.batch_size,
+        "augment": "none",
         "images_per_s": round(speed, 1),
         "epoch_s": round(FER_TRAIN_FACES / speed, 1),
     }
@@ -118,6 +172,7 @@ def main() -> None:
     for precision in args.precision:
         precisions.setdefault(pick_device("auto", precision)[1], precision)
     rows += [ours(args.model, precision, args.batches) for precision in precisions.values()]
+    rows.append(convolution_ceiling(args.model, args.precision[0], args.batches))
     if paper:
         for row in rows[1:]:
             row["vs_paper"] = round(row["images_per_s"] / paper["images_per_s"], 1)

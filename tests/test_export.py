@@ -57,6 +57,12 @@ def test_recognizer_returns_probabilities_for_any_batch(exported):
     assert len(emotion.scores) == 7
 
 
+def test_recognizer_threads_do_not_spin_between_calls(exported):
+    # a spinning ONNX Runtime thread steals the cores the next frame's face detection runs on
+    session = EmotionRecognizer(exported[1]).session
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_flip_tta_averages_a_face_and_its_mirror(exported):
     _, folder = exported
     face = np.random.default_rng(3).integers(0, 256, (1, 48, 48), dtype=np.uint8)

@@ -109,3 +109,20 @@ def test_mixup_run_records_its_alpha(small_root, tmp_path):
     config = TrainConfig(data=str(small_root), model="compact", out=str(tmp_path / "m"), epochs=1, mixup=0.4)
     out = train(config)
     assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4
+
+
+
+def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
+    # PyTorch's patience=2 (the paper's Keras callback would cut after two: see the README)
+    model = torch.nn.Linear(2, 2)
+    cfg = TrainConfig(data="", model="paper", val_split="unused").resolved()
+    optimizer = train_module.make_optimizer(cfg, model)
+    scheduler, per_batch = train_module.make_schedule(cfg, optimizer, steps_per_epoch=1)
+    assert not per_batch
+    rates = []
+    for val_loss in (1.0, 0.99995, 1.2, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0, 1.1):
+        scheduler.step(val_loss)
+        rates.append(optimizer.param_groups[0]["lr"])
+    # 0.99995 is no gain (relative threshold 1e-4); 0.9 is one; the third epoch without a gain after
+    # it cuts 5e-4 to 5e-5, and three more cut to 5e-6, held at min_lr 1e-5
+    assert rates == pytest.approx([5e-4] * 6 + [5e-5] * 3 + [1e-5] * 2)
