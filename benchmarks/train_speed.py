@@ -33,6 +33,7 @@ from torch import nn
 from realtime_fer.device import pick_device
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.models import create_model
+from realtime_fer.models.spec import probe
 from realtime_fer.train import TrainConfig, make_optimizer, run_epoch
 
 FER_TRAIN_FACES = 28_709
@@ -55,12 +56,17 @@ def ours(model_name: str, precision: str, batches: int) -> dict:
     start = time.perf_counter()
     run_epoch(model, x, y, cfg, device, amp_dtype, optimizer, generator)
     speed = n / (time.perf_counter() - start)
+    return torch_row(f"realtime-fer ({model_name})", amp_dtype, cfg.batch_size, cfg.augment, speed)
+
+
+def torch_row(training: str, amp_dtype: torch.dtype | None, batch: int, augment: str, speed: float) -> dict:
+    """A table row for a PyTorch measurement of ``speed`` images/s."""
     return {
-        "training": f"realtime-fer ({model_name})",
+        "training": training,
         "framework": f"torch {torch.__version__}",
         "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
-        "batch": cfg.batch_size,
-        "augment": cfg.augment,
+        "batch": batch,
+        "augment": augment,
         "images_per_s": round(speed, 1),
         "epoch_s": round(FER_TRAIN_FACES / speed, 1),
     }
@@ -71,23 +77,21 @@ def convolution_ceiling(model_name: str, precision: str, batches: int) -> dict:
     a ceiling for any training loop of this network on this CPU, since every loop must run them."""
     cfg = TrainConfig(data="", model=model_name, val_split="unused", precision=precision).resolved()
     device, amp_dtype = pick_device(cfg.device, cfg.precision)
-    model = create_model(model_name).to(device, memory_format=torch.channels_last)
-    shapes: dict[nn.Conv2d, torch.Size] = {}
+    model = create_model(model_name)
+    face_shapes: dict[nn.Conv2d, torch.Size] = {}  # each convolution's input for one face
 
     def record_shape(conv: nn.Conv2d, args: tuple[torch.Tensor]) -> None:
-        shapes[conv] = args[0].shape
+        face_shapes[conv] = args[0].shape[1:]
 
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
-    hooks = [conv.register_forward_pre_hook(record_shape) for conv in convs]
-    model(torch.rand(cfg.batch_size, 1, 48, 48, device=device))
-    for hook in hooks:
-        hook.remove()
-    first = next(iter(shapes))
+    probe(model, [conv.register_forward_pre_hook(record_shape) for conv in convs])  # on the CPU
+    model.to(device, memory_format=torch.channels_last)
+    first = convs[0]
     inputs = {  # the first layer's input is the batch of faces: it needs no gradient
-        conv: torch.rand(shape, device=device)
+        conv: torch.rand(cfg.batch_size, *shape, device=device)
         .to(memory_format=torch.channels_last)
         .requires_grad_(conv is not first)
-        for conv, shape in shapes.items()
+        for conv, shape in face_shapes.items()
     }
 
     autocast = torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
@@ -105,15 +109,8 @@ def convolution_ceiling(model_name: str, precision: str, batches: int) -> dict:
     for _ in range(batches):
         step()
     speed = cfg.batch_size * batches / (time.perf_counter() - start)
-    return {
-        "training": f"its {len(shapes)} convolutions alone ({model_name}): ceiling",
-        "framework": f"torch {torch.__version__}",
-        "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
-        "batch": cfg.batch_size,
-        "augment": "none",
-        "images_per_s": round(speed, 1),
-        "epoch_s": round(FER_TRAIN_FACES / speed, 1),
-    }
+    training = f"its {len(convs)} convolutions alone ({model_name}): ceiling"
+    return torch_row(training, amp_dtype, cfg.batch_size, "none", speed)
 
 
 def write_jpeg_tree(root: Path, count: int) -> None:

@@ -111,7 +111,6 @@ def test_mixup_run_records_its_alpha(small_root, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4
 
 
-
 def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
     # PyTorch's patience=2 (the paper's Keras callback would cut after two: see the README)
     model = torch.nn.Linear(2, 2)

@@ -47,7 +47,7 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
 
 
-def _probe(model: nn.Module, hooks: list, input_size: int) -> None:
+def probe(model: nn.Module, hooks: list, input_size: int = INPUT_SIZE) -> None:
     """One blank face through ``model`` in eval mode (so its forward hooks fire), then the hooks are
     removed and the model's train/eval mode is restored."""
     was_training = model.training
@@ -72,7 +72,7 @@ def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
             macs += module.in_features * module.out_features
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    _probe(model, hooks, input_size)
+    probe(model, hooks, input_size)
     return macs
 
 
@@ -89,7 +89,7 @@ def summary(model: nn.Module, input_size: int = INPUT_SIZE) -> str:
             rows.append((name, type(mod).__name__, shape, count_parameters(mod)["total"]))
 
         hooks.append(module.register_forward_hook(record))
-    _probe(model, hooks, input_size)
+    probe(model, hooks, input_size)
     counts = count_parameters(model)
     widths = (24, 12, 22, 12)
     line = "-" * sum(widths)
