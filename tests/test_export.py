@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,20 @@ def test_missing_or_corrupt_model_is_a_clear_error(tmp_path, exported):
     (broken / "model.json").write_text("{")
     with pytest.raises(ModelError, match="model.json: not valid JSON"):
         EmotionRecognizer(broken)
+
+
+def test_a_stray_folder_named_like_a_shipped_model_does_not_shadow_it(tmp_path, monkeypatch):
+    from realtime_fer.recognizer import resolve_model_dir
+
+    shipped = resolve_model_dir("fast")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fast").mkdir()  # e.g. a folder of notes, no model.onnx
+    assert resolve_model_dir("fast") == shipped
+    (tmp_path / "fast" / "model.onnx").write_bytes((shipped / "model.onnx").read_bytes())
+    assert resolve_model_dir("fast") == Path("fast")  # a real model folder is taken as given
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="model.json: missing"):
+        EmotionRecognizer(tmp_path / "empty")
 
 
 @pytest.mark.parametrize("name", ["paper", "fast"])

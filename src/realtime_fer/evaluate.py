@@ -44,6 +44,7 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
         "data": faces.source,
         "tta": recognizer.tta,
         "precision": recognizer.precision,
+        "serving": recognizer.serving,
         "unreadable": len(faces.unreadable),
         **report,
     }
@@ -52,7 +53,7 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
 def format_report(report: dict) -> str:
     lines = [
         f"model {report['model']} on {report['data']} "
-        f"({report['faces']} faces, {report['precision']}, TTA {'on' if report['tta'] else 'off'})",
+        f"({report['faces']} faces, served as {report['serving']})",
         f"accuracy {report['accuracy'] * 100:.2f}%   macro F1 {report['macro_f1']:.4f}",
         "",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",

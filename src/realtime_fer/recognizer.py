@@ -50,13 +50,19 @@ def available_models() -> list[str]:
 
 
 def resolve_model_dir(model: str | os.PathLike) -> Path:
-    """A model folder from a folder path or a shipped model's name."""
+    """A model folder from a folder path or a shipped model's name.
+
+    A folder that holds ``model.onnx`` wins; a shipped model comes next, so a stray folder that
+    happens to share its name (``./paper`` with notes in it, say) does not shadow it.
+    """
     path = Path(model)
-    if path.is_dir():
+    if (path / "model.onnx").is_file():
         return path
     for root in model_roots():
         if (root / str(model) / "model.onnx").is_file():
             return root / str(model)
+    if path.is_dir():
+        return path  # not a model folder: loading it names the missing file
     known = ", ".join(available_models()) or "none found"
     raise ModelError(f"model {str(model)!r} not found: not a folder, nor a shipped model ({known})")
 
