@@ -56,11 +56,9 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
     happens to share its name (``./paper`` with notes in it, say) does not shadow it.
     """
     path = Path(model)
-    if (path / "model.onnx").is_file():
-        return path
-    for root in model_roots():
-        if (root / str(model) / "model.onnx").is_file():
-            return root / str(model)
+    for folder in [path, *(root / str(model) for root in model_roots())]:
+        if (folder / "model.onnx").is_file():
+            return folder
     if path.is_dir():
         return path  # not a model folder: loading it names the missing file
     known = ", ".join(available_models()) or "none found"
