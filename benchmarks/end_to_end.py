@@ -128,7 +128,7 @@ def paper_stack_rows(frames: dict[int, list[np.ndarray]], frame_count: int) -> t
         return [], {}
     model, weights = paper_model(tf, resolve_model_dir("paper") / "weights.pt")
     faces = np.stack([face for _, face in demo_faces()])
-    fp32 = EmotionRecognizer("paper", tta=False, precision="fp32")
+    fp32 = EmotionRecognizer("paper", tta="none", precision="fp32")
     parity = keras_parity(model, faces, fp32.predict_proba(faces))
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     rows = []

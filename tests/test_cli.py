@@ -35,7 +35,8 @@ def test_evaluate_json_report(trained_run, kaggle_root, tmp_path, capsys):
 
 
 def test_evaluate_any_class_folder_directory_with_tta(trained_run, kaggle_root, capsys):
-    assert main(["evaluate", "--model", str(trained_run), "--data", str(kaggle_root / "test"), "--tta"]) == 0
+    args = ["evaluate", "--model", str(trained_run), "--data", str(kaggle_root / "test"), "--tta", "flip"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "49 faces" in out and "+ flip TTA)" in out and "accuracy" in out
 

@@ -67,9 +67,22 @@ def test_recognizer_threads_do_not_spin_between_calls(exported):
 def test_flip_tta_averages_a_face_and_its_mirror(exported):
     _, folder = exported
     face = np.random.default_rng(3).integers(0, 256, (1, 48, 48), dtype=np.uint8)
-    plain, tta = EmotionRecognizer(folder), EmotionRecognizer(folder, tta=True)
+    plain, tta = EmotionRecognizer(folder), EmotionRecognizer(folder, tta="flip")
     expected = (plain.predict_proba(face) + plain.predict_proba(face[:, :, ::-1].copy())) / 2
     np.testing.assert_allclose(tta.predict_proba(face), expected, atol=1e-6)
+
+
+def test_ten_view_tta_averages_four_shifted_copies_and_all_mirrors(exported):
+    _, folder = exported
+    faces = np.random.default_rng(4).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    plain, ten = EmotionRecognizer(folder, tta="none"), EmotionRecognizer(folder, tta="ten")
+    padded = np.pad(faces, ((0, 0), (3, 3), (3, 3)), mode="edge")
+    shifts = ((-3, 0), (3, 0), (0, -3), (0, 3))
+    views = [faces] + [padded[:, 3 + dy : 51 + dy, 3 + dx : 51 + dx] for dy, dx in shifts]
+    views += [view[:, :, ::-1] for view in views]
+    expected = np.mean([plain.predict_proba(np.ascontiguousarray(view)) for view in views], axis=0)
+    np.testing.assert_allclose(ten.predict_proba(faces), expected, atol=1e-6)
+    assert ten.serving == "fp32 + ten-view TTA"
 
 
 def test_exporting_again_removes_the_int8_graph_of_the_old_weights(exported, tmp_path):
@@ -85,19 +98,43 @@ def test_exporting_again_removes_the_int8_graph_of_the_old_weights(exported, tmp
 
 def test_recognizer_follows_the_models_serving_tta_unless_told(exported, tmp_path):
     _, folder = exported
-    assert json.loads((folder / "model.json").read_text())["serving"] == {"tta": False}
-    assert EmotionRecognizer(folder).tta is False
+    assert json.loads((folder / "model.json").read_text())["serving"] == {"tta": "none"}
+    assert EmotionRecognizer(folder).tta == "none"
     copy = tmp_path / "with-tta"
     shutil.copytree(folder, copy)
     spec = json.loads((copy / "model.json").read_text())
-    spec["serving"]["tta"] = True
+    spec["serving"]["tta"] = "flip"
     (copy / "model.json").write_text(json.dumps(spec))
-    assert EmotionRecognizer(copy).tta is True
-    assert EmotionRecognizer(copy, tta=False).tta is False
+    assert EmotionRecognizer(copy).tta == "flip"
+    assert EmotionRecognizer(copy, tta="none").tta == "none"
     face = np.random.default_rng(5).integers(0, 256, (2, 48, 48), dtype=np.uint8)
     np.testing.assert_allclose(
-        EmotionRecognizer(copy).predict_proba(face), EmotionRecognizer(folder, tta=True).predict_proba(face)
+        EmotionRecognizer(copy).predict_proba(face), EmotionRecognizer(folder, tta="flip").predict_proba(face)
     )
+
+
+@pytest.mark.parametrize(("written", "read"), [(True, "flip"), (False, "none")])
+def test_model_json_from_before_tta_modes_still_loads(exported, tmp_path, written, read):
+    _, folder = exported
+    copy = tmp_path / "old"
+    shutil.copytree(folder, copy)
+    spec = json.loads((copy / "model.json").read_text())
+    spec["serving"]["tta"] = written
+    (copy / "model.json").write_text(json.dumps(spec))
+    assert EmotionRecognizer(copy).tta == read
+
+
+def test_unknown_tta_is_a_clear_error(exported, tmp_path):
+    _, folder = exported
+    with pytest.raises(ValueError, match="tta must be one of none, flip, ten; got 'twice'"):
+        EmotionRecognizer(folder, tta="twice")
+    copy = tmp_path / "odd"
+    shutil.copytree(folder, copy)
+    spec = json.loads((copy / "model.json").read_text())
+    spec["serving"]["tta"] = "twice"
+    (copy / "model.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelError, match=r"model\.json: serving\.tta 'twice' is not one of none, flip, ten"):
+        EmotionRecognizer(copy)
 
 
 def test_serving_and_training_see_identical_tensors(exported, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, ModelError
+from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, ModelError
 from realtime_fer.sources import SourceError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -271,11 +271,14 @@ def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
         "--tta",
-        action=argparse.BooleanOptionalAction,
-        help="average each face with its mirror image (default: the model's own setting)",
+        choices=TTA_MODES,
+        help="views of each face to average: none, flip (and its mirror image), ten (four 3-px shifts "
+        "too, each mirrored); default: the model's own setting",
     )
+    group.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,9 +108,9 @@ def export_run(run_dir: str | os.PathLike) -> dict:
 
     train_set, val_set = load_splits(TrainConfig(**config))
     accuracy, reports = {}, {}
-    for tta in (False, True):
+    for tta in ("none", "flip"):
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
-        key = config["val_split"] + ("_flip_tta" if tta else "")
+        key = config["val_split"] + ("_flip_tta" if tta == "flip" else "")
         accuracy[key], reports[key] = report["accuracy"], report
     (run_dir / "evaluation.json").write_text(json.dumps(reports, indent=2) + "\n")
     plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")

@@ -22,6 +22,13 @@ QUANTIZATION_FILE = "quantization.json"  # its report: the accuracy change int8 
 INT8_MAX_LOSS = 0.005  # precision="auto" serves int8 when it costs at most this much accuracy
 PRECISIONS = ("auto", "fp32", "int8")
 MODELS_ENV = "REALTIME_FER_MODELS"
+# Test-time augmentation: how many views of each face are classified and averaged.
+# "flip": the face and its mirror image. "ten": the face and four copies shifted by TTA_SHIFT pixels
+# (up, down, left, right; edges repeated), each also mirrored - the shifts training's affine jitter
+# draws from (uniform within +-4.8 px, standard deviation 2.8 px).
+TTA_MODES = ("none", "flip", "ten")
+TTA_SHIFT = 3
+_TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}
 _CHUNK = 256
 
 
@@ -68,8 +75,8 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
 class EmotionRecognizer:
     """Seven-class probabilities for batches of grey face crops.
 
-    ``tta=True`` also classifies each mirrored face and averages the two (one batched call);
-    ``tta=None`` follows the model folder's ``model.json`` (``serving.tta``).
+    ``tta`` is one of :data:`TTA_MODES`: the views of each face that are classified (in one batched
+    call) and averaged; ``None`` follows the model folder's ``model.json`` (``serving.tta``).
     ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``);
     ``"auto"`` does so when its report shows it costs at most ``INT8_MAX_LOSS`` accuracy, else fp32.
     """
@@ -77,12 +84,14 @@ class EmotionRecognizer:
     def __init__(
         self,
         model: str | os.PathLike = DEFAULT_MODEL,
-        tta: bool | None = None,
+        tta: str | None = None,
         threads: int | None = None,
         precision: str = "auto",
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if tta is not None and tta not in TTA_MODES:
+            raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}")
         self.path = resolve_model_dir(model)
         self.spec = _read_json(self.path / "model.json")
         metrics_file = self.path / "metrics.json"
@@ -92,7 +101,7 @@ class EmotionRecognizer:
         if self.classes != EMOTIONS:
             raise ModelError(f"{self.path / 'model.json'}: classes {self.classes} are not {EMOTIONS}")
         self.input_size = int(self.spec["input"]["shape"][-1])
-        self.tta = bool(self.spec.get("serving", {}).get("tta", False)) if tta is None else tta
+        self.tta = serving_tta(self.spec, self.path / "model.json") if tta is None else tta
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -117,7 +126,7 @@ class EmotionRecognizer:
     @property
     def serving(self) -> str:
         """How faces are classified, for reports: ``"int8 + flip TTA"``, ``"fp32"``, ..."""
-        return self.precision + (" + flip TTA" if self.tta else "")
+        return self.precision + _TTA_NAMES[self.tta]
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """float32 (N, 7) probabilities for uint8 grey faces of any size (resized to the input)."""
@@ -136,11 +145,34 @@ class EmotionRecognizer:
         return Emotion(self.classes[best], float(probabilities[best]), scores)
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
-        if not self.tta:
-            return self.session.run(None, {self.input_name: inputs})[0]
-        both = np.concatenate([inputs, inputs[..., ::-1]])
-        probabilities = self.session.run(None, {self.input_name: np.ascontiguousarray(both)})[0]
-        return (probabilities[: len(inputs)] + probabilities[len(inputs) :]) / 2
+        views = tta_views(inputs, self.tta)
+        probabilities = self.session.run(None, {self.input_name: views})[0]
+        return probabilities.reshape(-1, len(inputs), probabilities.shape[-1]).mean(0)
+
+
+def tta_views(inputs: np.ndarray, tta: str) -> np.ndarray:
+    """The views of an (N, 1, H, W) batch that ``tta`` classifies, stacked view by view: (V*N, 1, H, W)."""
+    if tta == "none":
+        return inputs
+    views = [inputs]
+    if tta == "ten":
+        s = TTA_SHIFT
+        height, width = inputs.shape[-2:]
+        padded = np.pad(inputs, ((0, 0), (0, 0), (s, s), (s, s)), mode="edge")
+        for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
+            views.append(padded[..., s + dy : s + dy + height, s + dx : s + dx + width])
+    views += [view[..., ::-1] for view in views]
+    return np.ascontiguousarray(np.concatenate(views))
+
+
+def serving_tta(spec: dict, source: Path) -> str:
+    """The TTA a ``model.json`` asks for; older folders say ``true`` / ``false`` for flip / none."""
+    tta = spec.get("serving", {}).get("tta", "none")
+    if isinstance(tta, bool):
+        return "flip" if tta else "none"
+    if tta not in TTA_MODES:
+        raise ModelError(f"{source}: serving.tta {tta!r} is not one of {', '.join(TTA_MODES)}")
+    return tta
 
 
 def int8_keeps_accuracy(model_dir: Path) -> bool:

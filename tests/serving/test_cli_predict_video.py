@@ -41,7 +41,7 @@ def test_predict_prints_a_table(photo, capsys):
 
 def test_predict_json_and_annotated_copies(photo, tmp_path, capsys):
     out_dir = tmp_path / "annotated"
-    assert main(["predict", str(photo), "--json", "--out", str(out_dir), "--tta"]) == 0
+    assert main(["predict", str(photo), "--json", "--out", str(out_dir), "--tta", "flip"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert [r["image"] for r in results] == [str(photo)]
     faces = results[0]["faces"]

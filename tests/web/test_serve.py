@@ -63,11 +63,14 @@ def test_serve_options(servers, capsys):
     assert "http://[::1]:8123/" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("flag", "tta"), [([], None), (["--tta"], True), (["--no-tta"], False)])
+@pytest.mark.parametrize(
+    ("flag", "tta"),
+    [([], None), (["--tta", "flip"], "flip"), (["--tta", "ten"], "ten"), (["--no-tta"], "none")],
+)
 def test_serve_tta_follows_the_model_unless_told(servers, flag, tta):
     assert main(["serve", "--model", MODEL, *flag]) == 0
     app = servers[0].app
-    assert app.config["TTA"] is tta
+    assert app.config["TTA"] == tta
     recognizer = app.extensions["realtime_fer"].pipeline.recognizer
     assert recognizer.tta == (recognizer.spec["serving"]["tta"] if tta is None else tta)
 

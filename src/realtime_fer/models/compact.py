@@ -85,7 +85,7 @@ def compact(**config) -> CompactCNN:
 @register_model(
     "vgg",
     "VGG-style CNN sized for accuracy: two 3x3 convs per stage, widths 48-384 (global pooling head)",
-    serve_tta=True,
+    serve_tta="flip",
     weight_decay=0.05,
     epochs=125,
     **RECIPE,
@@ -93,3 +93,4 @@ def compact(**config) -> CompactCNN:
 def vgg(**config) -> CompactCNN:
     config = {"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), **config}
     return compact(**config)
+

@@ -16,17 +16,18 @@ class ModelEntry:
     name: str
     builder: Callable[..., nn.Module]
     description: str
-    serve_tta: bool = False
+    serve_tta: str = "none"
     train_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, description: str, serve_tta: bool = False, **train_defaults: Any):
+def register_model(name: str, description: str, serve_tta: str = "none", **train_defaults: Any):
     """Decorator: register ``builder(**config) -> nn.Module`` under ``name``.
 
-    ``serve_tta``: exported models of this architecture are served with flip test-time augmentation.
+    ``serve_tta``: the test-time augmentation exported models of this architecture are served with
+    (``recognizer.TTA_MODES``).
     """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:

@@ -16,7 +16,7 @@ FORMAT = "realtime-fer/1"
 
 def model_to_json(model: nn.Module) -> dict[str, Any]:
     """Everything needed to rebuild ``model`` and feed it: name, config, classes, input, and how
-    it is served (``serving.tta``: whether the recognizer averages each face with its mirror image)."""
+    it is served (``serving.tta``: the views of each face the recognizer averages, e.g. ``"flip"``)."""
     return {
         "format": FORMAT,
         "architecture": model.arch_name,

@@ -16,7 +16,7 @@ from realtime_fer.web import api, errors, pages, services, stream
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
-    "TTA": None,  # average each face with its mirror image; None: the model's own setting
+    "TTA": None,  # test-time augmentation, one of recognizer.TTA_MODES; None: the model's own setting
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
