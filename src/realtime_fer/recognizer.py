@@ -22,10 +22,10 @@ QUANTIZATION_FILE = "quantization.json"  # its report: the accuracy change int8 
 INT8_MAX_LOSS = 0.005  # precision="auto" serves int8 when it costs at most this much accuracy
 PRECISIONS = ("auto", "fp32", "int8")
 MODELS_ENV = "REALTIME_FER_MODELS"
-# Test-time augmentation: how many views of each face are classified and averaged.
+# Test-time augmentation: the views of each face that are classified and averaged.
 # "flip": the face and its mirror image. "ten": the face and four copies shifted by TTA_SHIFT pixels
-# (up, down, left, right; edges repeated), each also mirrored - the shifts training's affine jitter
-# draws from (uniform within +-4.8 px, standard deviation 2.8 px).
+# (up, down, left, right; edges repeated), each also mirrored. Training's affine jitter shifts faces
+# uniformly within +-4.8 px (standard deviation 2.8 px), so 3 px is a typical training shift.
 TTA_MODES = ("none", "flip", "ten")
 TTA_SHIFT = 3
 _TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}
