@@ -93,4 +93,3 @@ def compact(**config) -> CompactCNN:
 def vgg(**config) -> CompactCNN:
     config = {"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), **config}
     return compact(**config)
-
