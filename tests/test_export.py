@@ -96,15 +96,20 @@ def test_exporting_again_removes_the_int8_graph_of_the_old_weights(exported, tmp
     assert EmotionRecognizer(folder).precision == "fp32"
 
 
+def copy_serving_tta(folder: Path, copy: Path, tta: object) -> Path:
+    """A copy of a model folder whose model.json asks for ``tta``."""
+    shutil.copytree(folder, copy)
+    spec = json.loads((copy / "model.json").read_text())
+    spec["serving"]["tta"] = tta
+    (copy / "model.json").write_text(json.dumps(spec))
+    return copy
+
+
 def test_recognizer_follows_the_models_serving_tta_unless_told(exported, tmp_path):
     _, folder = exported
     assert json.loads((folder / "model.json").read_text())["serving"] == {"tta": "none"}
     assert EmotionRecognizer(folder).tta == "none"
-    copy = tmp_path / "with-tta"
-    shutil.copytree(folder, copy)
-    spec = json.loads((copy / "model.json").read_text())
-    spec["serving"]["tta"] = "flip"
-    (copy / "model.json").write_text(json.dumps(spec))
+    copy = copy_serving_tta(folder, tmp_path / "with-tta", "flip")
     assert EmotionRecognizer(copy).tta == "flip"
     assert EmotionRecognizer(copy, tta="none").tta == "none"
     face = np.random.default_rng(5).integers(0, 256, (2, 48, 48), dtype=np.uint8)
@@ -116,11 +121,7 @@ def test_recognizer_follows_the_models_serving_tta_unless_told(exported, tmp_pat
 @pytest.mark.parametrize(("written", "read"), [(True, "flip"), (False, "none")])
 def test_model_json_from_before_tta_modes_still_loads(exported, tmp_path, written, read):
     _, folder = exported
-    copy = tmp_path / "old"
-    shutil.copytree(folder, copy)
-    spec = json.loads((copy / "model.json").read_text())
-    spec["serving"]["tta"] = written
-    (copy / "model.json").write_text(json.dumps(spec))
+    copy = copy_serving_tta(folder, tmp_path / "old", written)
     assert EmotionRecognizer(copy).tta == read
 
 
@@ -128,11 +129,7 @@ def test_unknown_tta_is_a_clear_error(exported, tmp_path):
     _, folder = exported
     with pytest.raises(ValueError, match="tta must be one of none, flip, ten; got 'twice'"):
         EmotionRecognizer(folder, tta="twice")
-    copy = tmp_path / "odd"
-    shutil.copytree(folder, copy)
-    spec = json.loads((copy / "model.json").read_text())
-    spec["serving"]["tta"] = "twice"
-    (copy / "model.json").write_text(json.dumps(spec))
+    copy = copy_serving_tta(folder, tmp_path / "odd", "twice")
     with pytest.raises(ModelError, match=r"model\.json: serving\.tta 'twice' is not one of none, flip, ten"):
         EmotionRecognizer(copy)
 

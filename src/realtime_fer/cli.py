@@ -12,7 +12,7 @@ from pathlib import Path
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, ModelError
+from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, TTA_SHIFT, ModelError
 from realtime_fer.sources import SourceError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -275,8 +275,8 @@ def add_tta_option(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--tta",
         choices=TTA_MODES,
-        help="views of each face to average: none, flip (and its mirror image), ten (four 3-px shifts "
-        "too, each mirrored); default: the model's own setting",
+        help="views of each face to average: none, flip (and its mirror image), ten (four "
+        f"{TTA_SHIFT}-px shifts too, each mirrored); default: the model's own setting",
     )
     group.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 

@@ -26,9 +26,9 @@ MODELS_ENV = "REALTIME_FER_MODELS"
 # "flip": the face and its mirror image. "ten": the face and four copies shifted by TTA_SHIFT pixels
 # (up, down, left, right; edges repeated), each also mirrored. Training's affine jitter shifts faces
 # uniformly within +-4.8 px (standard deviation 2.8 px), so 3 px is a typical training shift.
-TTA_MODES = ("none", "flip", "ten")
 TTA_SHIFT = 3
-_TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}
+_TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}  # as reports name them
+TTA_MODES = tuple(_TTA_NAMES)
 _CHUNK = 256
 
 
