@@ -2,10 +2,11 @@
 
 Runtimes: ONNX Runtime fp32, ONNX Runtime int8 (``model.int8.onnx``, made by ``realtime-fer
 quantize``; skipped with a note where missing), the model as served (``EmotionRecognizer(model)``: the
-precision ``auto`` picks and the model's own TTA; flip classifies each face twice), that precision
-with ten-view TTA (``--tta ten``: ten views a face), PyTorch eager fp32 (skipped without torch) and,
-for the ``paper`` model, the paper's own call: tf.keras ``model.predict``, in a process of its own
-(skipped without TensorFlow, ``pip install -r benchmarks/requirements-baselines.txt``).
+precision ``auto`` picks and the model's own TTA; flip classifies each face twice, ten-view ten
+times), that precision with each other TTA (``--tta flip``, ``--tta ten``), PyTorch eager fp32
+(skipped without torch) and, for the ``paper`` model, the paper's own call: tf.keras
+``model.predict``, in a process of its own (skipped without TensorFlow,
+``pip install -r benchmarks/requirements-baselines.txt``).
 Every row includes turning uint8 faces into network input; ``vs_onnx_fp32`` is the speed relative
 to ONNX Runtime fp32.
 
@@ -55,8 +56,10 @@ def runtimes(model: str) -> dict[str, Classifier]:
         print(f"note: {model} has no {INT8_MODEL_FILE} (realtime-fer quantize makes it): no int8 rows")
     served = EmotionRecognizer(model)
     found[f"served: {served.serving}"] = served.predict_proba
-    ten_views = EmotionRecognizer(model, tta="ten")
-    found[ten_views.serving] = ten_views.predict_proba
+    for tta in ("flip", "ten"):
+        if tta != served.tta:
+            other = EmotionRecognizer(model, tta=tta)
+            found[other.serving] = other.predict_proba
     eager = torch_eager(model)
     if eager is not None:
         found["pytorch eager fp32"] = eager

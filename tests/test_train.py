@@ -111,6 +111,13 @@ def test_mixup_run_records_its_alpha(small_root, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4
 
 
+def test_a_model_served_with_ten_views_records_their_accuracy(small_root, tmp_path):
+    out = train(TrainConfig(data=str(small_root), model="vgg", out=str(tmp_path / "v"), epochs=1))
+    accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
+    assert set(accuracy) == {"public_test", "public_test_flip_tta", "public_test_ten_tta"}
+    assert json.loads((out / "model.json").read_text())["serving"] == {"tta": "ten"}
+
+
 def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
     # PyTorch's patience=2 (the paper's Keras callback would cut after two: see the README)
     model = torch.nn.Linear(2, 2)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from realtime_fer.evaluate import evaluate, plot_confusion
-from realtime_fer.models import count_parameters, model_from_json, model_to_json
+from realtime_fer.models import count_parameters, model_entry, model_from_json, model_to_json
 from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer
 from realtime_fer.train import TrainConfig, load_splits
 
@@ -108,9 +108,10 @@ def export_run(run_dir: str | os.PathLike) -> dict:
 
     train_set, val_set = load_splits(TrainConfig(**config))
     accuracy, reports = {}, {}
-    for tta in ("none", "flip"):
+    served_tta = model_entry(best["spec"]["architecture"]).serve_tta
+    for tta in dict.fromkeys(("none", "flip", served_tta)):
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
-        key = config["val_split"] + ("_flip_tta" if tta == "flip" else "")
+        key = config["val_split"] + ("" if tta == "none" else f"_{tta}_tta")
         accuracy[key], reports[key] = report["accuracy"], report
     (run_dir / "evaluation.json").write_text(json.dumps(reports, indent=2) + "\n")
     plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")

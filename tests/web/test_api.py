@@ -229,7 +229,7 @@ def test_healthz_names_the_model_and_how_it_serves(client, config):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok" and response.json["model"] == MODEL
-    assert response.json["serving"].endswith("+ flip TTA")  # model.json of accurate asks for TTA
+    assert response.json["serving"].endswith("+ ten-view TTA")  # as models/accurate/model.json asks
     plain = create_app({**config, "TTA": "none"}).test_client().get("/healthz").json
     assert plain["serving"] in ("fp32", "int8")
 

@@ -85,7 +85,8 @@ def compact(**config) -> CompactCNN:
 @register_model(
     "vgg",
     "VGG-style CNN sized for accuracy: two 3x3 convs per stage, widths 48-384 (global pooling head)",
-    serve_tta="flip",
+    # ten views: 0.5 points over flip on PublicTest for 3.4 instead of 0.8 ms a face (README)
+    serve_tta="ten",
     weight_decay=0.05,
     epochs=125,
     **RECIPE,
