@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from realtime_fer.evaluate import evaluate, plot_confusion
-from realtime_fer.models import count_parameters, model_entry, model_from_json, model_to_json
+from realtime_fer.models import count_parameters, model_from_json, model_to_json
 from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer
 from realtime_fer.train import TrainConfig, load_splits
 
@@ -104,12 +104,12 @@ def export_run(run_dir: str | os.PathLike) -> dict:
     model = model_from_json(best["spec"])
     model.load_state_dict(best["model"])
     model.eval()
-    save_model(model, model_to_json(model), run_dir)  # today's spec format, whatever the checkpoint's
+    spec = model_to_json(model)  # today's spec format, whatever the checkpoint's
+    save_model(model, spec, run_dir)
 
     train_set, val_set = load_splits(TrainConfig(**config))
     accuracy, reports = {}, {}
-    served_tta = model_entry(best["spec"]["architecture"]).serve_tta
-    for tta in dict.fromkeys(("none", "flip", served_tta)):
+    for tta in dict.fromkeys(("none", "flip", spec["serving"]["tta"])):  # and the TTA it is served with
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
         key = config["val_split"] + ("" if tta == "none" else f"_{tta}_tta")
         accuracy[key], reports[key] = report["accuracy"], report
