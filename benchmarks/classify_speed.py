@@ -32,7 +32,7 @@ def torch_eager(model: str) -> Classifier | None:
     try:
         import torch
 
-        from realtime_fer.export import load_trained
+        from realtime_fer.models import load_trained
     except ImportError:
         print("note: torch is not installed, so the PyTorch eager rows are skipped")
         return None

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_fer.export import load_trained, onnx_parity, save_model
-from realtime_fer.models import create_model, model_to_json
+from realtime_fer.export import onnx_parity, save_model
+from realtime_fer.models import create_model, load_trained, model_to_json
 from realtime_fer.preprocess import to_model_input
 from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer, ModelError
 

@@ -88,13 +88,6 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
         raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
 
 
-def load_trained(model_dir: Path) -> nn.Module:
-    """Rebuild a model from ``model.json`` + ``weights.pt`` (the paper's JSON + weights route)."""
-    model = model_from_json(model_dir / "model.json")
-    model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True))
-    return model.eval()
-
-
 def export_run(run_dir: str | os.PathLike) -> dict:
     """Export the best checkpoint of a run folder and write its ``metrics.json``; returns the metrics."""
     run_dir = Path(run_dir)

@@ -20,10 +20,14 @@ from tqdm import tqdm
 from realtime_fer import data
 from realtime_fer.augment import AUGMENTATIONS, mixup
 from realtime_fer.device import pick_device
+from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.preprocess import to_model_input
 
-HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s")
+HISTORY_FIELDS = (
+    "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s",
+    "teacher_share",
+)
 
 
 # Options a registry entry need not mention: the paper's choices where it made one, else "off".
@@ -34,6 +38,10 @@ RECIPE_DEFAULTS = {
     "ema": 0.0,
     "select": "best",
     "holdout": 0.0,
+    "teacher": "",  # comma-separated model names or folders; empty: no distillation
+    "teacher_tta": "none",
+    "distill_weight": 0.5,
+    "temperature": 2.0,
 }
 
 
@@ -56,6 +64,10 @@ class TrainConfig:
     ema: float | None = None
     select: str | None = None
     holdout: float | None = None
+    teacher: str | None = None
+    teacher_tta: str | None = None
+    distill_weight: float | None = None
+    temperature: float | None = None
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -148,12 +160,17 @@ def run_epoch(
     desc="",
     batch_schedule=None,
     ema=None,
+    teachers: Teachers | None = None,
 ) -> dict:
-    """One pass over (x, y); trains when an optimizer is given. Returns loss, accuracy and speed."""
+    """One pass over (x, y); trains when an optimizer is given. Returns loss, accuracy and speed.
+
+    With ``teachers`` the training loss mixes the label loss with the distillation loss
+    (``cfg.distill_weight`` of it), and ``teacher_share`` is the fraction of the time spent in them.
+    """
     training = optimizer is not None
     model.train(training)
     augment = AUGMENTATIONS[cfg.augment]
-    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    total_loss, correct, seen, start, teacher_seconds = 0.0, 0, 0, time.perf_counter(), 0.0
     progress = tqdm(
         list(batches(len(y), cfg.batch_size if training else 256, generator)),
         desc=desc,
@@ -169,6 +186,11 @@ def run_epoch(
             inputs = augment(inputs, generator)
             if cfg.mixup:
                 inputs, partner, lam = mixup(inputs, cfg.mixup, generator)
+        soft_targets = None
+        if training and teachers is not None:
+            teacher_start = time.perf_counter()
+            soft_targets = teachers.probabilities(inputs, cfg.temperature)
+            teacher_seconds += time.perf_counter() - teacher_start
         inputs = inputs.to(device, memory_format=torch.channels_last)
         targets = targets.to(device)
         with (
@@ -178,6 +200,9 @@ def run_epoch(
             logits = model(inputs)
             smoothing = cfg.label_smoothing if training else 0.0
             loss = mixed_loss(logits.float(), targets, smoothing, partner, lam)
+            if soft_targets is not None:
+                distilled = distillation_loss(logits, soft_targets, cfg.temperature)
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * distilled
         if training:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -199,6 +224,7 @@ def run_epoch(
         "acc": correct / seen,
         "seconds": seconds,
         "images_per_s": seen / seconds,
+        "teacher_share": teacher_seconds / seconds,
     }
 
 
@@ -254,6 +280,16 @@ def make_ema(model: nn.Module, decay: float):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def make_teachers(cfg: TrainConfig, device: torch.device, amp_dtype: torch.dtype | None) -> Teachers | None:
+    """The teachers ``cfg.teacher`` names (comma-separated), or None when it names none."""
+    names = [name.strip() for name in cfg.teacher.split(",") if name.strip()]
+    if not names:
+        return None
+    if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.temperature <= 0:
+        raise ValueError("distill_weight must be in [0, 1] and temperature > 0")
+    return Teachers(names, cfg.teacher_tta, device, amp_dtype)
+
+
 def train(cfg: TrainConfig) -> Path:
     """Train ``cfg.model`` on ``cfg.data``; export the selected epoch into ``cfg.out``. Returns ``cfg.out``.
 
@@ -282,6 +318,7 @@ def train(cfg: TrainConfig) -> Path:
     steps_per_epoch = -(-len(y_train) // cfg.batch_size)
     schedule, per_batch = make_schedule(cfg, optimizer, steps_per_epoch)
     ema = make_ema(model, cfg.ema)
+    teachers = make_teachers(cfg, device, amp_dtype)
     scored = ema.module if ema is not None else model  # the weights that are validated and exported
     history: list[dict] = []
     best_acc, start_epoch, train_seconds = -1.0, 1, 0.0
@@ -314,6 +351,7 @@ def train(cfg: TrainConfig) -> Path:
                 desc=f"epoch {epoch}/{cfg.epochs}",
                 batch_schedule=schedule if per_batch else None,
                 ema=ema,
+                teachers=teachers,
             )
             val = run_epoch(scored, x_val, y_val, cfg, device, amp_dtype)
             if not per_batch:
@@ -328,6 +366,7 @@ def train(cfg: TrainConfig) -> Path:
                     "val_acc": round(val["acc"], 5),
                     "seconds": round(fit["seconds"], 1),
                     "images_per_s": round(fit["images_per_s"], 1),
+                    "teacher_share": round(fit["teacher_share"], 3),
                 }
             )
             write_history(history, out)
@@ -363,7 +402,8 @@ def train(cfg: TrainConfig) -> Path:
             print(
                 f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
                 f"val loss {val['loss']:.4f} acc {val['acc']:.4f}{' *' if improved else ''} | "
-                f"lr {lr:.1e} | {fit['seconds']:.1f} s, {fit['images_per_s']:.0f} images/s",
+                f"lr {lr:.1e} | {fit['seconds']:.1f} s, {fit['images_per_s']:.0f} images/s"
+                + (f", {fit['teacher_share']:.0%} in teachers" if teachers else ""),
                 flush=True,
             )
     except KeyboardInterrupt:

@@ -2,13 +2,21 @@
 
 from realtime_fer.models import compact, paper  # noqa: F401  (importing registers them)
 from realtime_fer.models.registry import create_model, list_models, model_entry, register_model
-from realtime_fer.models.spec import count_macs, count_parameters, model_from_json, model_to_json, summary
+from realtime_fer.models.spec import (
+    count_macs,
+    count_parameters,
+    load_trained,
+    model_from_json,
+    model_to_json,
+    summary,
+)
 
 __all__ = [
     "count_macs",
     "count_parameters",
     "create_model",
     "list_models",
+    "load_trained",
     "model_entry",
     "model_from_json",
     "model_to_json",

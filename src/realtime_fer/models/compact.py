@@ -94,3 +94,19 @@ def compact(**config) -> CompactCNN:
 def vgg(**config) -> CompactCNN:
     config = {"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), **config}
     return compact(**config)
+
+
+@register_model(
+    "vgg-kd",
+    "the vgg network distilled from the shipped `accurate` (its flip views), served with flip TTA only",
+    serve_tta="flip",
+    weight_decay=0.05,
+    epochs=45,
+    teacher="accurate",
+    teacher_tta="flip",
+    distill_weight=0.7,
+    temperature=2.0,
+    **RECIPE,
+)
+def vgg_kd(**config) -> CompactCNN:
+    return vgg(**config)

@@ -37,6 +37,14 @@ def model_from_json(spec: dict[str, Any] | str | Path) -> nn.Module:
     return create_model(spec["architecture"], **spec.get("config", {}))
 
 
+def load_trained(model_dir: Path) -> nn.Module:
+    """Rebuild a model from ``model.json`` + ``weights.pt`` (the paper's JSON + weights route), in eval
+    mode."""
+    model = model_from_json(model_dir / "model.json")
+    model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True))
+    return model.eval()
+
+
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Keras-style counts: BatchNorm running mean/var count as non-trainable parameters."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,62 @@
+"""Knowledge distillation (Hinton et al. 2015): trained teachers' softened probabilities as a second
+target for the student, next to the labels.
+
+Teachers are shipped model folders (``accurate``) or any exported run folder; they see the student's
+own augmented batch, each through the views ``tta`` names (as :func:`recognizer.tta_views` builds
+them), and their probabilities are averaged over views and teachers.
+"""
+
+import os
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from realtime_fer.models import load_trained
+from realtime_fer.recognizer import TTA_MODES, resolve_model_dir, tta_views
+
+
+class Teachers:
+    """Frozen networks whose averaged probabilities (at ``temperature``) the student learns from."""
+
+    def __init__(
+        self,
+        models: Sequence[str | os.PathLike],
+        tta: str,
+        device: torch.device,
+        amp_dtype: torch.dtype | None,
+    ) -> None:
+        if not models:
+            raise ValueError("distillation needs at least one teacher")
+        if tta not in TTA_MODES:
+            raise ValueError(f"unknown teacher TTA {tta!r}; use {', '.join(TTA_MODES)}")
+        self.networks = []
+        for model in models:
+            network = load_trained(resolve_model_dir(model)).to(device, memory_format=torch.channels_last)
+            network.requires_grad_(False)
+            self.networks.append(network)
+        self.tta = tta
+        self.device = device
+        self.amp_dtype = amp_dtype
+
+    @torch.no_grad()
+    def probabilities(self, inputs: Tensor, temperature: float) -> Tensor:
+        """float32 (N, classes): softmax(logits / temperature), averaged over views and teachers."""
+        views = torch.from_numpy(tta_views(inputs.numpy(), self.tta))
+        views = views.to(self.device, memory_format=torch.channels_last)
+        total = 0.0
+        autocast = torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
+        with autocast:
+            for network in self.networks:
+                logits = network(views).float() / temperature
+                total = total + torch.softmax(logits, 1).reshape(-1, len(inputs), logits.shape[1]).mean(0)
+        return total / len(self.networks)
+
+
+def distillation_loss(student_logits: Tensor, teacher_probabilities: Tensor, temperature: float) -> Tensor:
+    """KL(teacher || student) at ``temperature``, scaled by T^2 so its gradients keep their size."""
+    log_student = F.log_softmax(student_logits.float() / temperature, 1)
+    return F.kl_div(log_student, teacher_probabilities, reduction="batchmean") * temperature**2

@@ -1,0 +1,97 @@
+"""Knowledge distillation: the loss, the teachers' averaged views, and how it enters a training step."""
+
+import csv
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from realtime_fer.distill import Teachers, distillation_loss
+from realtime_fer.models import create_model, model_to_json
+from realtime_fer.train import TrainConfig, make_optimizer, run_epoch, train
+from tests.conftest import synthetic_faces, write_kaggle_tree
+
+CPU = torch.device("cpu")
+
+
+def save_teacher(folder, seed: int):
+    """A model folder holding just what a teacher needs: ``model.json`` and ``weights.pt``."""
+    torch.manual_seed(seed)
+    network = create_model("compact").eval()
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps(model_to_json(network)))
+    torch.save(network.state_dict(), folder / "weights.pt")
+    return folder, network
+
+
+def test_distillation_loss_is_the_scaled_kl_divergence():
+    student, teacher_logits = torch.randn(5, 7), torch.randn(5, 7)
+    teacher = torch.softmax(teacher_logits / 3, 1)
+    expected = (teacher * (teacher.log() - F.log_softmax(student / 3, 1))).sum(1).mean() * 9
+    assert torch.isclose(distillation_loss(student, teacher, 3.0), expected)
+    assert distillation_loss(teacher_logits, teacher, 3.0).abs() < 1e-5  # nothing left to learn
+    assert distillation_loss(student, teacher, 3.0) > 0.01
+
+
+def test_teachers_average_their_views_and_each_other(tmp_path):
+    (a, net_a), (b, net_b) = save_teacher(tmp_path / "a", 1), save_teacher(tmp_path / "b", 2)
+    faces = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        expected = sum(
+            (torch.softmax(net(faces) / 2, 1) + torch.softmax(net(faces.flip(-1)) / 2, 1)) / 2
+            for net in (net_a, net_b)
+        ) / 2
+    teachers = Teachers([a, b], "flip", CPU, None)
+    assert torch.allclose(teachers.probabilities(faces, 2.0), expected, atol=1e-5)
+    single = Teachers([a], "none", CPU, None).probabilities(faces, 2.0)
+    assert not torch.allclose(single, expected, atol=1e-3)
+
+
+def test_teachers_refuse_an_unknown_view_set(tmp_path):
+    folder, _ = save_teacher(tmp_path / "a", 1)
+    with pytest.raises(ValueError, match="unknown teacher TTA"):
+        Teachers([folder], "twelve", CPU, None)
+
+
+def one_step(labels: torch.Tensor, faces: torch.Tensor, teachers, distill_weight: float) -> dict:
+    """The student's weights after one training epoch of one batch."""
+    cfg = TrainConfig(
+        data="", model="compact", val_split="unused", distill_weight=distill_weight, batch_size=16
+    ).resolved()
+    torch.manual_seed(0)
+    student = create_model("compact")
+    optimizer = make_optimizer(cfg, student)
+    generator = torch.Generator().manual_seed(0)
+    fit = run_epoch(student, faces, labels, cfg, CPU, None, optimizer, generator, teachers=teachers)
+    assert 0 < fit["teacher_share"] < 1 if teachers else fit["teacher_share"] == 0
+    return student.state_dict()
+
+
+def test_full_distillation_ignores_the_labels_and_none_ignores_the_teacher(tmp_path):
+    folder, _ = save_teacher(tmp_path / "t", 3)
+    teachers = Teachers([folder], "none", CPU, None)
+    faces = torch.rand(16, 1, 48, 48)
+    labels = torch.arange(16) % 7
+    shuffled = labels.roll(1)
+
+    def same(a: dict, b: dict) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    assert same(one_step(labels, faces, teachers, 1.0), one_step(shuffled, faces, teachers, 1.0))
+    assert not same(one_step(labels, faces, teachers, 0.5), one_step(shuffled, faces, teachers, 0.5))
+    assert same(one_step(labels, faces, teachers, 0.0), one_step(labels, faces, None, 0.0))
+
+
+def test_a_distilled_run_records_its_teacher_and_the_teachers_share(tmp_path, trained_run):
+    root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
+    config = TrainConfig(
+        data=str(root), model="vgg-kd", teacher=str(trained_run), out=str(tmp_path / "kd"), epochs=1
+    )
+    out = train(config)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["teacher"] == str(trained_run)
+    assert metrics["config"]["teacher_tta"] == "flip" and metrics["config"]["distill_weight"] == 0.7
+    rows = list(csv.DictReader((out / "history.csv").read_text().splitlines()))
+    assert 0 < float(rows[0]["teacher_share"]) < 1
+    assert json.loads((out / "model.json").read_text())["serving"] == {"tta": "flip"}
