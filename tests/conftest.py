@@ -58,10 +58,19 @@ def write_csv(path: Path, faces: list[tuple[str, str, np.ndarray]]) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def real_data_cache(tmp_path_factory) -> Path:
+    """One data cache for every ``realdata`` test of a run, so FER-2013 is decoded once, not per test."""
+    return tmp_path_factory.mktemp("real-data-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
-    """Every test gets its own empty data cache (never the user's)."""
-    cache = tmp_path_factory.mktemp("cache")
+def isolated_cache(request, tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty data cache (never the user's); ``realdata`` tests share one."""
+    if request.node.get_closest_marker("realdata"):
+        cache = request.getfixturevalue("real_data_cache")
+    else:
+        cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("REALTIME_FER_CACHE", str(cache))
     return cache
 

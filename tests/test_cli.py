@@ -13,6 +13,15 @@ def test_summary_prints_the_layer_table(capsys):
     assert "Total params: 4,478,727" in capsys.readouterr().out
 
 
+def test_summary_takes_a_shipped_model_or_a_folder(trained_run, capsys):
+    assert main(["summary", "--model", "accurate"]) == 0  # architecture vgg, from its model.json
+    assert "Total params: 2,642,359" in capsys.readouterr().out
+    assert main(["summary", "--model", str(trained_run)]) == 0
+    assert "Total params: 4,478,727" in capsys.readouterr().out
+    assert main(["summary", "--model", "no-such-model"]) == 2
+    assert "'no-such-model' not found" in capsys.readouterr().err
+
+
 def test_explore_prints_table_1_and_writes_pngs(kaggle_root, tmp_path, capsys):
     assert main(["explore", str(kaggle_root), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out

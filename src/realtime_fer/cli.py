@@ -33,10 +33,14 @@ def explore(args: argparse.Namespace) -> None:
 
 @command
 def summary(args: argparse.Namespace) -> None:
-    from realtime_fer.models import create_model
+    from realtime_fer.models import create_model, list_models, model_from_json
     from realtime_fer.models import summary as table
+    from realtime_fer.recognizer import resolve_model_dir
 
-    print(table(create_model(args.model)))
+    if args.model in list_models():
+        print(table(create_model(args.model)))
+    else:  # a shipped model or a model folder: the architecture its model.json records
+        print(table(model_from_json(resolve_model_dir(args.model) / "model.json")))
 
 
 @command
@@ -290,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="explore", help="folder for the PNGs (default: ./explore)")
 
     p = sub.add_parser("summary", help="layer table with output shapes and parameter counts")
-    p.add_argument("--model", default="paper")
+    p.add_argument("--model", default="paper", help="a registered architecture, a shipped model or a folder")
 
     p = sub.add_parser("train", help="train a registered model (defaults: its recipe)")
     p.add_argument("--data", required=True, help="fer2013.csv or a folder with train/ and test/")
