@@ -101,7 +101,7 @@ def vgg(**config) -> CompactCNN:
     "the vgg network distilled from the shipped `accurate` (its flip views), served with flip TTA only",
     serve_tta="flip",
     weight_decay=0.05,
-    epochs=45,
+    epochs=80,
     teacher="accurate",
     teacher_tta="flip",
     distill_weight=0.7,
