@@ -1,0 +1,139 @@
+"""The recipe's parts one by one: holdout, augmentations, optimizers, devices, checkpoint selection,
+EMA export and resume."""
+
+import numpy as np
+import pytest
+import torch
+
+from realtime_fer import device as device_module
+from realtime_fer import train as train_module
+from realtime_fer.augment import AUGMENTATIONS, random_affine, random_erasing
+from realtime_fer.data import FaceSet
+from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, train
+from tests.conftest import synthetic_faces, write_kaggle_tree
+
+
+@pytest.fixture
+def small_root(tmp_path):
+    return write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 6, "public": 2}))
+
+
+def face_set(labels: list[int]) -> FaceSet:
+    images = np.arange(len(labels), dtype=np.uint8)[:, None, None] * np.ones((1, 48, 48), np.uint8)
+    names = np.asarray([f"face_{i}" for i in range(len(labels))])
+    return FaceSet(images, np.asarray(labels, np.int64), names, "test", "no-fingerprint")
+
+
+def test_holdout_is_stratified_disjoint_and_seeded():
+    faces = face_set([0] * 50 + [1] * 20 + [2] * 10)
+    kept, held = holdout_split(faces, 0.2, seed=3)
+    assert len(kept) + len(held) == 80
+    assert not set(kept.images[:, 0, 0]) & set(held.images[:, 0, 0])  # each face on one side only
+    assert np.bincount(held.labels).tolist() == [10, 4, 2]
+    again = holdout_split(faces, 0.2, seed=3)[1]
+    other = holdout_split(faces, 0.2, seed=4)[1]
+    assert np.array_equal(held.images, again.images) and not np.array_equal(held.images, other.images)
+
+
+def test_affine_jitter_moves_faces_within_range_and_repeats_with_the_seed():
+    images = torch.rand(32, 1, 48, 48)
+    moved = random_affine(images, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape
+    assert moved.min() >= images.min() - 1e-6 and moved.max() <= images.max() + 1e-6  # bilinear, border
+    assert (moved - images).abs().flatten(1).amax(1).min() > 0.01  # every face is moved
+    assert torch.equal(moved, random_affine(images, torch.Generator().manual_seed(0)))
+
+
+def test_random_erasing_replaces_one_rectangle_in_about_half_the_faces():
+    images = torch.full((400, 1, 48, 48), -1.0)  # noise lies in [0, 1): erased pixels are >= 0
+    erased = random_erasing(images, torch.Generator().manual_seed(0)) >= 0
+    touched = erased.flatten(1).any(1)
+    assert 150 < touched.sum() < 250
+    for mask in erased[touched][:20, 0]:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        assert mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # one solid rectangle
+        assert 0.02 * 48 * 48 * 0.5 <= mask.sum() <= 0.2 * 48 * 48 * 1.5
+
+
+def test_no_augmentation_is_the_identity():
+    images = torch.rand(4, 1, 48, 48)
+    assert torch.equal(AUGMENTATIONS["none"](images, torch.Generator()), images)
+
+
+def test_sgd_is_nesterov_momentum_with_the_recipes_decay():
+    cfg = TrainConfig(data="", model="paper", optimizer="sgd", lr=0.1, weight_decay=1e-4, val_split="x")
+    optimizer = make_optimizer(cfg.resolved(), torch.nn.Linear(2, 2))
+    assert isinstance(optimizer, torch.optim.SGD)
+    group = optimizer.param_groups[0]
+    assert group["nesterov"] and group["momentum"] == 0.9
+    assert group["lr"] == 0.1 and group["weight_decay"] == 1e-4
+
+
+def test_pick_device_honours_the_precision(monkeypatch):
+    cpu = torch.device("cpu")
+    assert device_module.pick_device("cpu", "fp32") == (cpu, None)
+    assert device_module.pick_device("cpu", "bf16") == (cpu, torch.bfloat16)
+    for supported, expected in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda supported=supported: supported)
+        assert device_module.pick_device("cpu", "auto") == (cpu, expected)
+    with pytest.raises(ValueError, match="unknown precision"):
+        device_module.pick_device("cpu", "fp8")
+
+
+def scripted_validation(monkeypatch, accuracies: list[float]) -> None:
+    """Validation passes report ``accuracies`` in turn; training passes run for real."""
+    real_epoch, scores = train_module.run_epoch, iter(accuracies)
+
+    def run_epoch(*args, **kwargs):
+        result = real_epoch(*args, **kwargs)
+        if len(args) < 7 and "optimizer" not in kwargs:  # the validation pass has no optimizer
+            result["acc"] = next(scores)
+        return result
+
+    monkeypatch.setattr(train_module, "run_epoch", run_epoch)
+
+
+@pytest.mark.parametrize(("select", "exported_epoch"), [("best", 1), ("last", 2)])
+def test_select_exports_the_best_or_the_last_epoch(select, exported_epoch, small_root, tmp_path, monkeypatch):
+    scripted_validation(monkeypatch, [0.9, 0.1])  # epoch 1 is the best, epoch 2 the last
+    out = str(tmp_path / select)
+    config = TrainConfig(data=str(small_root), model="compact", out=out, epochs=2, select=select)
+    out = train(config)
+    assert torch.load(out / "checkpoints" / "best.pt", weights_only=False)["epoch"] == exported_epoch
+
+
+def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
+    config = TrainConfig(
+        data=str(small_root), model="compact", out=str(tmp_path / "e"), epochs=1, batch_size=8, ema=0.9
+    )
+    out = train(config)
+    exported = torch.load(out / "weights.pt")
+    last = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+    assert all(torch.equal(exported[k], averaged[k]) for k in exported)
+    raw = last["model"]
+    assert any(not torch.equal(exported[k], raw[k]) for k in exported if exported[k].is_floating_point())
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path, monkeypatch):
+    def config(name: str, **extra) -> TrainConfig:
+        out = str(tmp_path / name)
+        root = str(small_root)
+        return TrainConfig(data=root, model="compact", out=out, epochs=2, precision="fp32", **extra)
+
+    straight = train(config("straight"))
+    real_epoch, calls = train_module.run_epoch, []
+
+    def interrupt_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # epoch 2's training pass
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "run_epoch", interrupt_second_epoch)
+    with pytest.raises(SystemExit):
+        train(config("resumed"))
+    monkeypatch.setattr(train_module, "run_epoch", real_epoch)
+    resumed = train(config("resumed", resume=True))
+    a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
