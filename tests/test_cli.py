@@ -24,9 +24,10 @@ def test_summary_takes_a_shipped_model_or_a_folder(trained_run, capsys):
 
 def test_explore_prints_table_1_and_writes_pngs(kaggle_root, tmp_path, capsys):
     assert main(["explore", str(kaggle_root), "--out", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
-    assert "public_test" in out and "private_test" in out
-    assert "happy" in out and "84" in out  # 7 classes x 12 train faces
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    rows = {words[0]: words[1:] for words in lines}
+    assert rows["emotion"] == ["train", "public_test", "private_test"]
+    assert rows["happy"] == ["12", "4", "3"] and rows["total"] == ["84", "28", "21"]
     assert (tmp_path / "out" / "examples.png").stat().st_size > 1000
     assert (tmp_path / "out" / "class_counts.png").stat().st_size > 1000
 

@@ -2,6 +2,7 @@
 
 from importlib.resources import files
 
+import cv2
 import numpy as np
 
 from realtime_fer.demo import compose_frame, demo_faces, demo_frames, demo_scene
@@ -39,6 +40,9 @@ def test_a_face_partly_outside_the_frame_is_cut_off():
     face = demo_faces()[0][1]
     frame = compose_frame([face], [(-40, 200, 100, 100)], size=(320, 240))
     assert frame.shape == (240, 320, 3)
+    whole = cv2.resize(face, (100, 100), interpolation=cv2.INTER_CUBIC)
+    assert (frame[200:240, 0:60, 0] == whole[0:40, 40:100]).all()  # the part inside the frame
+    assert (frame[:200] == compose_frame([], [], size=(320, 240))[:200]).all()  # nothing else drawn
 
 
 def test_demo_frames_move():
