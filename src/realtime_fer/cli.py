@@ -1,5 +1,5 @@
-"""The ``realtime-fer`` command line: explore, summary, train, export, evaluate, quantize, predict, video,
-serve."""
+"""The realtime-fer command line: real-time facial expression recognition (FER-2013), from training to
+serving."""
 
 import argparse
 import json
@@ -68,7 +68,10 @@ def evaluate(args: argparse.Namespace) -> None:
     from realtime_fer.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision)
-    report = run(recognizer, data.load(args.data, args.split))
+    print(f"loading {args.data} ...", file=sys.stderr, flush=True)  # a first load decodes every image
+    faces = data.load(args.data, args.split)
+    print(f"classifying {len(faces)} faces ({recognizer.serving}) ...", file=sys.stderr, flush=True)
+    report = run(recognizer, faces)
     if args.confusion:
         plot_confusion(report, args.confusion)
     if args.report:
@@ -143,6 +146,9 @@ def video(args: argparse.Namespace) -> None:
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.sources import open_source
 
+    for path in (args.out, args.csv):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise SourceError(f"cannot write {path}: its folder does not exist")
     frames = detections = 0
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
@@ -298,16 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a registered model (defaults: its recipe)")
     p.add_argument("--data", required=True, help="fer2013.csv or a folder with train/ and test/")
-    p.add_argument("--model", default="paper")
+    p.add_argument("--model", default="paper", help="registered architecture whose recipe to run")
     p.add_argument("--out", help="run folder (default: runs/MODEL)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--schedule", choices=("plateau", "onecycle"))
-    p.add_argument("--augment", choices=("none", "flip", "strong"))
-    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--epochs", type=int, help="length of the run")
+    p.add_argument("--batch-size", type=int, help="faces per training step")
+    p.add_argument("--lr", type=float, help="learning rate (the peak rate of onecycle)")
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="adam (as Keras), adamw or sgd")
+    p.add_argument("--weight-decay", type=float, help="L2 (adam, sgd) or decoupled (adamw) decay")
+    p.add_argument("--schedule", choices=("plateau", "onecycle"), help="learning-rate schedule")
+    p.add_argument("--augment", choices=("none", "flip", "strong"), help="batch augmentation")
+    p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (0: off)")
     p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (0: off)")
     p.add_argument("--ema", type=float, help="EMA decay of the weights (0: off)")
     p.add_argument("--select", choices=("best", "last"), help="export the best validation epoch or the last")
@@ -316,9 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-tta", choices=TTA_MODES, help="the views of each face the teachers average")
     p.add_argument("--distill-weight", type=float, help="share of the distillation loss, 0-1")
     p.add_argument("--temperature", type=float, help="softmax temperature of distillation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and augmentation")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    p.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "bf16"),
+        help="training arithmetic: bf16 autocast where the hardware has it (auto), or fp32",
+    )
     p.add_argument("--val-split", choices=SPLITS, help="default: public_test if present, else test")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
 
@@ -346,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-faces", type=int, default=500, help="training faces to calibrate on")
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
@@ -366,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
     add_tta_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
     p.add_argument("--threads", type=int, default=8, help="request threads; each stream viewer holds one")
     return parser
 

@@ -25,6 +25,7 @@ EMOTION_COLORS: dict[str, Color] = {
 }
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BAR_LENGTH = 60
+_SHOWN_WIDTH = 1280  # images larger than this are shown scaled down: draw larger to stay readable
 
 
 def annotate(frame: np.ndarray, faces: Iterable["Face"], bars: bool = False) -> np.ndarray:
@@ -36,15 +37,16 @@ def annotate(frame: np.ndarray, faces: Iterable["Face"], bars: bool = False) -> 
 
 
 def draw_face(frame: np.ndarray, face: "Face", bars: bool = False) -> None:
-    """Draw one face on a BGR frame in place."""
+    """Draw one face on a BGR frame in place; on frames over 1280 px, everything grows with the frame."""
     x, y, w, h = face.box
     color = EMOTION_COLORS.get(face.emotion, (255, 255, 255))
-    scale = float(np.clip(w / 220, 0.45, 0.9))
-    thickness = 2 if scale >= 0.7 else 1
-    cv2.rectangle(frame, (x, y), (x + w, y + h), color, 2)
+    zoom = max(1.0, max(frame.shape[:2]) / _SHOWN_WIDTH)
+    scale = float(np.clip(w / 220, 0.45, 0.9)) * zoom
+    thickness = max(1, round(scale * 2.2))
+    cv2.rectangle(frame, (x, y), (x + w, y + h), color, max(2, round(2 * zoom)))
     _label(frame, f"{face.emotion} {face.confidence:.0%}", (x, y), color, scale, thickness)
     if bars:
-        _bars(frame, face, (x, y, w, h))
+        _bars(frame, face, (x, y, w, h), zoom)
 
 
 def _label(
@@ -52,7 +54,7 @@ def _label(
 ) -> None:
     """Text on a filled box just above ``corner``, or just inside the face when there is no room."""
     (tw, th), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
-    pad = 4
+    pad = round(4 * max(1.0, scale))
     box_w, box_h = tw + 2 * pad, th + baseline + 2 * pad
     x = int(np.clip(corner[0] - 1, 0, max(0, frame.shape[1] - box_w)))
     top = corner[1] - box_h if corner[1] >= box_h else corner[1]
@@ -62,11 +64,11 @@ def _label(
     )
 
 
-def _bars(frame: np.ndarray, face: "Face", box: tuple[int, int, int, int]) -> None:
-    """Seven small horizontal bars beside the face (right if it fits, else left)."""
+def _bars(frame: np.ndarray, face: "Face", box: tuple[int, int, int, int], zoom: float) -> None:
+    """Seven small horizontal bars beside the face (right if it fits, else left), ``zoom`` times larger."""
     x, y, w, _ = box
-    row, pad, name_w = 14, 4, 30
-    panel_w, panel_h = name_w + _BAR_LENGTH + 2 * pad, row * len(EMOTIONS) + 2 * pad
+    row, pad, name_w, bar_length = (round(size * zoom) for size in (14, 4, 30, _BAR_LENGTH))
+    panel_w, panel_h = name_w + bar_length + 2 * pad, row * len(EMOTIONS) + 2 * pad
     left = x + w + 4 if x + w + 4 + panel_w <= frame.shape[1] else x - 4 - panel_w
     left = int(np.clip(left, 0, max(0, frame.shape[1] - panel_w)))
     top = int(np.clip(y, 0, max(0, frame.shape[0] - panel_h)))
@@ -75,11 +77,12 @@ def _bars(frame: np.ndarray, face: "Face", box: tuple[int, int, int, int]) -> No
     region[:] = (region * 0.35).astype(frame.dtype)
     for i, name in enumerate(EMOTIONS):
         y0 = top + pad + i * row
-        text_at = (left + pad, y0 + row - 3)
-        cv2.putText(frame, name[:3], text_at, _FONT, 0.38, (235, 235, 235), 1, cv2.LINE_AA)
-        length = round(_BAR_LENGTH * float(face.scores.get(name, 0.0)))
+        inset = round(3 * zoom)
+        text_at = (left + pad, y0 + row - inset)
+        cv2.putText(frame, name[:3], text_at, _FONT, 0.38 * zoom, (235, 235, 235), round(zoom), cv2.LINE_AA)
+        length = round(bar_length * float(face.scores.get(name, 0.0)))
         bar_x = left + pad + name_w
-        bar = ((bar_x, y0 + 3), (bar_x + length, y0 + row - 3))
+        bar = ((bar_x, y0 + inset), (bar_x + length, y0 + row - inset))
         cv2.rectangle(frame, *bar, EMOTION_COLORS[name], cv2.FILLED)
 
 

@@ -107,3 +107,12 @@ def test_video_stops_after_max_frames(tmp_path, capsys):
 def test_a_missing_video_is_a_clear_error(tmp_path, capsys):
     assert main(["video", str(tmp_path / "gone.mp4")]) == 2
     assert "gone.mp4' not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--csv", "--out"])
+def test_an_output_in_a_missing_folder_fails_before_any_frame(option, tmp_path, capsys, monkeypatch):
+    opened = []
+    monkeypatch.setattr("realtime_fer.sources.open_source", lambda *a, **k: opened.append(a))
+    assert main(["video", "demo", option, str(tmp_path / "no" / "such.mp4")]) == 2
+    assert "its folder does not exist" in capsys.readouterr().err
+    assert opened == []

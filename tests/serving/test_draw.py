@@ -53,3 +53,12 @@ def test_bars_go_beside_the_face_and_switch_sides_at_the_edge():
 def test_grey_frames_come_back_in_colour():
     out = annotate(background()[..., 0], [face((50, 50, 80, 80))])
     assert out.shape == (480, 640, 3)
+
+
+def test_labels_on_large_images_grow_with_the_image():
+    small, large = background(), background((4000, 3000))
+    box = (300, 300, 150, 150)
+    label_rows = [changed(f, annotate(f, [face(box)]))[:300, 300:450].any(1).sum() for f in (small, large)]
+    assert label_rows[0] >= 15
+    # a 4000-px photo shown 1280 px wide shrinks 3x: its label must be about 3x taller to read the same
+    assert label_rows[1] >= 2.5 * label_rows[0] and label_rows[1] >= 50

@@ -191,4 +191,5 @@ def test_stream_page_says_when_the_source_ends_or_fails(start_server, page, tmp_
     page.wait_for_selector(f"#app[data-state='{ending}']")
     assert message in page.text_content("#stream-notice")
     assert page.is_visible("#reconnect")
+    assert page.is_hidden("#feed") == (ending == "failed")  # no broken-image icon, only the notice
     assert page.problems == []

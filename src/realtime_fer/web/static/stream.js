@@ -14,6 +14,8 @@
     notice.textContent = message;
     notice.hidden = !message;
     reconnect.hidden = state === "live" || state === "connecting";
+    // a failed <img> shows the browser's broken-image icon: show the notice alone instead
+    feed.hidden = state === "failed";
   }
 
   function describe(status) {
