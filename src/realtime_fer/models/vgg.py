@@ -20,7 +20,7 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
     ]
 
 
-class CompactCNN(nn.Module):
+class VGGStyleCNN(nn.Module):
     """``widths[i]`` channels and ``depths[i]`` convs in stage i, a 2x2 max-pool after each stage.
 
     Extra convs go to the late, low-resolution stages, where they cost little time per face.
@@ -75,11 +75,11 @@ RECIPE = {
     epochs=60,
     **RECIPE,
 )
-def compact(**config) -> CompactCNN:
+def compact(**config) -> VGGStyleCNN:
     for key in ("widths", "depths"):  # JSON gives lists back
         if key in config:
             config[key] = tuple(config[key])
-    return CompactCNN(**config)
+    return VGGStyleCNN(**config)
 
 
 @register_model(
@@ -91,7 +91,7 @@ def compact(**config) -> CompactCNN:
     epochs=125,
     **RECIPE,
 )
-def vgg(**config) -> CompactCNN:
+def vgg(**config) -> VGGStyleCNN:
     config = {"widths": (48, 96, 192, 384), "depths": (2, 2, 2, 2), **config}
     return compact(**config)
 
@@ -108,5 +108,5 @@ def vgg(**config) -> CompactCNN:
     temperature=2.0,
     **RECIPE,
 )
-def vgg_kd(**config) -> CompactCNN:
+def vgg_kd(**config) -> VGGStyleCNN:
     return vgg(**config)
