@@ -7,6 +7,7 @@ Uploads and webcam frames are analysed in memory and never written anywhere.
 """
 
 import io
+import os
 from typing import IO, Any
 
 from flask import Flask, Request
@@ -20,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
+    # uploads decoded and analysed at once (one a core), how many more may wait, and for how long
+    # (beyond either: 503 with Retry-After)
+    "ANALYSIS_WORKERS": min(4, os.cpu_count() or 1),
+    "ANALYSIS_QUEUE": 32,
+    "ANALYSIS_WAIT_SECONDS": 10.0,
     "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left
     "STREAM_MAX_VIEWERS": 4,  # each viewer holds a server thread for as long as it watches
     "STREAM_TIMEOUT_SECONDS": 10.0,  # wait for a first frame (or the next) before giving up

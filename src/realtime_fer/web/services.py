@@ -13,6 +13,7 @@ from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source
 from realtime_fer.web.broadcast import Broadcast
+from realtime_fer.web.gate import Gate
 
 JPEG_QUALITY = 80
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
@@ -23,6 +24,7 @@ class Services:
     pipeline: FaceEmotionPipeline  # stateless (no tracking): shared by all request threads
     broadcast: Broadcast  # the server-side source, read once for every viewer
     source_name: str  # the source as visitors may see it
+    gate: Gate  # bounds the uploads decoded and analysed at once
 
 
 def build(config: dict) -> Services:
@@ -40,7 +42,8 @@ def build(config: dict) -> Services:
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
-    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source))
+    gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
+    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source), gate)
 
 
 def annotated_jpegs(
