@@ -187,11 +187,12 @@ def serve(args: argparse.Namespace) -> int:
         "MODEL": args.model,
         "TTA": args.tta,
         "SOURCE": args.source,
-        "STREAM_MAX_VIEWERS": max(1, args.threads // 2),  # keep threads free for the API
+        "ANALYSIS_QUEUE": args.queue,
+        "STREAM_MAX_VIEWERS": args.max_viewers,
     })
     host = f"[{args.host}]" if ":" in args.host else args.host
     try:
-        server = create_server(app, args.host, args.port, args.threads)
+        server = create_server(app, args.host, args.port)
     except OSError as error:
         reason = error.strerror or error
         print(f"realtime-fer serve: error: cannot listen on {host}:{args.port} ({reason})", file=sys.stderr)
@@ -281,6 +282,13 @@ def add_tta_option(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
     sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -359,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_tta_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--threads", type=int, default=8, help="request threads; each stream viewer holds one")
+    p.add_argument("--max-viewers", type=_positive, default=8, help="stream viewers at once (default 8)")
+    p.add_argument("--queue", type=_positive, default=32,
+                   help="uploads that may wait for analysis; beyond: 503 + Retry-After (default 32)")
     return parser
 
 

@@ -44,9 +44,9 @@ def write_clip(path: Path, frames: int, fps: float = 25.0) -> Path:
 
 
 @contextmanager
-def serving(app, threads: int = 4) -> Iterator[str]:
+def serving(app) -> Iterator[str]:
     """The app under the real waitress server on a free port of 127.0.0.1; yields its URL."""
-    server = create_server(app, "127.0.0.1", 0, threads)
+    server = create_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

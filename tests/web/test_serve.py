@@ -45,21 +45,25 @@ def servers(monkeypatch) -> list[FakeServer]:
 def test_serve_defaults_to_localhost_under_waitress(servers, capsys):
     assert main(["serve", "--model", MODEL]) == 0
     [server] = servers
-    assert (server.host, server.port, server.threads) == ("127.0.0.1", 5000, 8)
+    assert (server.host, server.port) == ("127.0.0.1", 5000)
     assert server.ran and server.closed
-    assert server.app.config["SOURCE"] == "demo" and not server.app.debug
-    assert server.app.config["STREAM_MAX_VIEWERS"] == 4
+    config = server.app.config
+    assert config["SOURCE"] == "demo" and not server.app.debug
+    assert (config["STREAM_MAX_VIEWERS"], config["ANALYSIS_QUEUE"]) == (8, 32)
+    # a thread for every analysis running or waiting and every viewer, and spare ones for the rest
+    assert server.threads == config["ANALYSIS_WORKERS"] + 32 + 8 + 4
     assert server.options["inbuf_overflow"] > server.app.config["MAX_CONTENT_LENGTH"]
     assert "http://127.0.0.1:5000/" in capsys.readouterr().out
 
 
 def test_serve_options(servers, capsys):
-    args = ["serve", "--model", MODEL, "--source", "0", "--host", "::1", "--port", "8123", "--threads", "2"]
+    args = ["serve", "--model", MODEL, "--source", "0", "--host", "::1", "--port", "8123",
+            "--max-viewers", "2", "--queue", "5"]
     assert main(args) == 0
     [server] = servers
-    assert (server.host, server.port, server.threads) == ("::1", 8123, 2)
+    assert (server.host, server.port) == ("::1", 8123)
     assert server.app.config["SOURCE"] == "0"
-    assert server.app.config["STREAM_MAX_VIEWERS"] == 1
+    assert (server.app.config["STREAM_MAX_VIEWERS"], server.app.config["ANALYSIS_QUEUE"]) == (2, 5)
     assert "http://[::1]:8123/" in capsys.readouterr().out
 
 

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left
     "STREAM_MAX_VIEWERS": 4,  # each viewer holds a server thread for as long as it watches
     "STREAM_TIMEOUT_SECONDS": 10.0,  # wait for a first frame (or the next) before giving up
+    "STREAM_MAX_BACKLOG": 512 * 2**10,  # bytes waiting for a viewer beyond which frames are skipped
+    "STREAM_SEND_TIMEOUT_SECONDS": 10.0,  # a viewer that reads nothing for this long is dropped
 }
 
 

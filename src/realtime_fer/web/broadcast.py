@@ -175,6 +175,15 @@ class Viewer:
                 b._cond.wait(remaining)
         return None
 
+    @property
+    def over(self) -> bool:
+        """Whether :meth:`next` can return nothing more: closed, or the run ended and all seen."""
+        b = self._broadcast
+        with b._cond:
+            return (
+                self._closed or b._run != self._run or (b._state in _STOPPED and b._count <= self._seen)
+            )
+
     def close(self) -> None:
         """Leave the broadcast (idempotent)."""
         if not self._closed:
