@@ -248,3 +248,11 @@ def test_stream_page_hides_url_credentials(config):
     status = client.get("/api/stream_status").json
     assert status["source"] == "rtsp://192.0.2.1/live"
     assert status["state"] == "idle"  # nobody watches, so the source is not even opened
+
+
+def test_a_file_source_is_shown_by_its_name_only(config, tmp_path):
+    client = create_app({**config, "SOURCE": str(tmp_path / "secret-dir" / "clip.mp4")}).test_client()
+    assert "secret-dir" not in client.get("/stream").get_data(as_text=True)
+    assert client.get("/api/stream_status").json["source"] == "clip.mp4"
+    error = client.get("/video_feed").json["error"]
+    assert "clip.mp4" in error and "secret-dir" not in error

@@ -13,7 +13,7 @@ from typing import IO, Any
 from flask import Flask, Request
 
 from realtime_fer.recognizer import DEFAULT_MODEL
-from realtime_fer.web import api, errors, pages, services, stream
+from realtime_fer.web import access, api, errors, pages, services, stream
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "ANALYSIS_WORKERS": min(4, os.cpu_count() or 1),
     "ANALYSIS_QUEUE": 32,
     "ANALYSIS_WAIT_SECONDS": 10.0,
+    "TOKEN": None,  # when set, every route but /healthz and /static needs it (see access.py)
+    "ALLOW_ORIGIN": None,  # the one other origin allowed to call the API from a browser (CORS)
     "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left
     "STREAM_MAX_VIEWERS": 4,  # each viewer holds a server thread for as long as it watches
     "STREAM_TIMEOUT_SECONDS": 10.0,  # wait for a first frame (or the next) before giving up
@@ -59,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(stream.bp)
     errors.register(app)
+    access.register(app)
     app.after_request(_security_headers)
     return app
 

@@ -14,6 +14,7 @@ tests/web/test_slow_clients.py):
   temporary files (a stream viewer's backlog is bounded far below ``outbuf_overflow``).
 """
 
+import json
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ import waitress
 from flask import Flask
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
 
 MULTIPART_SLACK = 64 * 2**10  # room for the multipart headers around an upload at the cap
 HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the connection is closed
@@ -29,9 +31,24 @@ CONNECTION_LIMIT = 500  # open connections (each costs a file descriptor, not a 
 CHANNEL_TIMEOUT_SECONDS = 30  # an idle keep-alive connection is closed after this long
 
 
-class Channel(HTTPChannel):
-    """Waitress's connection, closed when a request's headers take over ``HEADER_TIMEOUT_SECONDS``."""
+class JsonErrorTask(ErrorTask):
+    """Waitress's own refusals (a body far over the cap, malformed headers) in the API's JSON."""
 
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({"error": f"{error.reason.lower()}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class Channel(HTTPChannel):
+    """Waitress's connection, closed when a request's headers take over ``HEADER_TIMEOUT_SECONDS``,
+    and answering its own errors in JSON."""
+
+    error_task_class = JsonErrorTask
     request_started = 0.0
 
     def received(self, data: bytes) -> bool:
