@@ -21,9 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
-    # uploads decoded and analysed at once (one a core), how many more may wait, and for how long
-    # (beyond either: 503 with Retry-After)
-    "ANALYSIS_WORKERS": min(4, os.cpu_count() or 1),
+    # uploads decoded and analysed at once (a core each, one core left for the stream), how many
+    # more may wait, and for how long (beyond either: 503 with Retry-After)
+    "ANALYSIS_WORKERS": min(4, max(1, (os.cpu_count() or 1) - 1)),
     "ANALYSIS_QUEUE": 32,
     "ANALYSIS_WAIT_SECONDS": 10.0,
     "TOKEN": None,  # when set, every route but /healthz and /static needs it (see access.py)
