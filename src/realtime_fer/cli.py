@@ -3,6 +3,7 @@ serving."""
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -13,9 +14,10 @@ from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, TTA_SHIFT, ModelError
-from realtime_fer.sources import SourceError
+from realtime_fer.sources import SourceError, redact
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+TOKEN_ENV = "REALTIME_FER_TOKEN"
 VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
 
 
@@ -181,7 +183,7 @@ def video(args: argparse.Namespace) -> None:
         except KeyboardInterrupt:  # how a camera or stream is stopped: keep what was written
             pass
     if frames == 0:
-        raise SourceError(f"{args.input}: no frames could be read")
+        raise SourceError(f"{redact(args.input)}: no frames could be read")
     written = ", ".join(path for path in (args.out, args.csv) if path)
     print(f"{frames} frames, {detections} faces" + (f"; wrote {written}" if written else ""))
 
@@ -197,21 +199,30 @@ def serve(args: argparse.Namespace) -> int:
         "MODEL": args.model,
         "TTA": args.tta,
         "SOURCE": args.source,
-        "STREAM_MAX_VIEWERS": max(1, args.threads // 2),  # keep threads free for the API
+        "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
+        "ALLOW_ORIGIN": args.allow_origin,
+        "ANALYSIS_QUEUE": args.queue,
+        "STREAM_MAX_VIEWERS": args.max_viewers,
     })
     host = f"[{args.host}]" if ":" in args.host else args.host
     try:
-        server = create_server(app, args.host, args.port, args.threads)
+        server = create_server(app, args.host, args.port)
     except OSError as error:
         reason = error.strerror or error
         print(f"realtime-fer serve: error: cannot listen on {host}:{args.port} ({reason})", file=sys.stderr)
         return 2
     print(f"realtime-fer: model {app.extensions['realtime_fer'].pipeline.recognizer.name}, "
-          f"stream source {args.source!r}")
+          f"stream source {redact(args.source)!r}")
     # a name such as "localhost" may bind several sockets, which have no single effective_port
     port = getattr(server, "effective_port", args.port)
     print(f"realtime-fer: serving on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
+        protection = (
+            "a token is required" if app.config["TOKEN"]
+            else f"anyone who can reach it may use it (set --token or ${TOKEN_ENV})"
+        )
+        print(f"realtime-fer: warning: listening beyond this machine on {host}: {protection}; there is "
+              "no TLS, so use it behind an https proxy", file=sys.stderr, flush=True)
         print("realtime-fer: note: browsers offer the camera only to https:// or localhost pages; "
               "/stream and image uploads work from anywhere", flush=True)
     try:
@@ -289,6 +300,13 @@ def add_tta_option(parser: argparse.ArgumentParser) -> None:
         f"{TTA_SHIFT}-px shifts too, each mirrored); default: the model's own setting",
     )
     group.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,7 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_tta_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
-    p.add_argument("--threads", type=int, default=8, help="request threads; each stream viewer holds one")
+    p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "
+                   f"(default: ${TOKEN_ENV}; /healthz stays open)")
+    p.add_argument("--allow-origin", help="one other origin allowed to call the API from a browser (CORS)")
+    p.add_argument("--max-viewers", type=_positive, default=8, help="stream viewers at once (default 8)")
+    p.add_argument("--queue", type=_positive, default=32,
+                   help="uploads that may wait for analysis; beyond: 503 + Retry-After (default 32)")
     return parser
 
 

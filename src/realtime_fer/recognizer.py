@@ -100,7 +100,7 @@ class EmotionRecognizer:
         self.classes: tuple[str, ...] = tuple(self.spec.get("classes", ()))
         if self.classes != EMOTIONS:
             raise ModelError(f"{self.path / 'model.json'}: classes {self.classes} are not {EMOTIONS}")
-        self.input_size = int(self.spec["input"]["shape"][-1])
+        self.input_size = input_size(self.spec, self.path / "model.json")
         self.tta = serving_tta(self.spec, self.path / "model.json") if tta is None else tta
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -120,8 +120,9 @@ class EmotionRecognizer:
         try:
             self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises several unrelated types for a bad file
-            raise ModelError(f"{graph}: cannot be loaded ({error})") from None
+            raise ModelError(f"{graph}: cannot be loaded ({_first_line(error)})") from None
         self.input_name = self.session.get_inputs()[0].name
+        self._check_graph(graph)
 
     @property
     def serving(self) -> str:
@@ -143,6 +144,30 @@ class EmotionRecognizer:
         best = int(np.argmax(probabilities))
         scores = {name: float(p) for name, p in zip(self.classes, probabilities, strict=True)}
         return Emotion(self.classes[best], float(probabilities[best]), scores)
+
+    def _check_graph(self, graph: Path) -> None:
+        """Refuse a graph that does not take and give what ``model.json`` says, at start-up rather
+        than with an error for every face: one input (N, 1, S, S), and 7 probabilities a face out
+        of a trial run on a blank face."""
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        expected = (1, self.input_size, self.input_size)
+        shape = inputs[0].shape
+        # a symbolic dimension (a name such as "batch") fits any size
+        fits = len(shape) == 4 and all(
+            not isinstance(d, int) or d == e for d, e in zip(shape[1:], expected, strict=True)
+        )
+        if len(inputs) != 1 or not fits:
+            takes = ", ".join(str(i.shape) for i in inputs)
+            says = ", ".join(map(str, expected))
+            raise ModelError(f"{graph}: takes {takes}, but model.json says (N, {says})")
+        try:
+            probabilities = self.predict_proba(np.zeros((1, self.input_size, self.input_size), np.uint8))
+        except Exception as error:  # ONNX Runtime's errors have no common type
+            raise ModelError(f"{graph}: fails on a test face ({_first_line(error)})") from None
+        n = len(self.classes)
+        if probabilities.shape != (1, n) or not np.allclose(probabilities.sum(), 1, atol=1e-3):
+            gives = ", ".join(str(o.shape) for o in outputs)
+            raise ModelError(f"{graph}: gives {gives} for a face, not {n} probabilities")
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
         views = tta_views(inputs, self.tta)
@@ -173,6 +198,22 @@ def serving_tta(spec: dict, source: Path) -> str:
     if tta not in TTA_MODES:
         raise ModelError(f"{source}: serving.tta {tta!r} is not one of {', '.join(TTA_MODES)}")
     return tta
+
+
+def input_size(spec: dict, source: Path) -> int:
+    """The side S of a ``model.json``'s input shape, which must be [1, S, S] (one grey channel)."""
+    shape = spec.get("input", {}).get("shape") if isinstance(spec.get("input"), dict) else None
+    valid = (
+        isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and n > 0 for n in shape)
+        and shape[0] == 1 and shape[1] == shape[2]
+    )
+    if not valid:
+        raise ModelError(f"{source}: input.shape must be [1, S, S] (one grey channel, square); got {shape!r}")
+    return shape[-1]
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
 
 
 def int8_keeps_accuracy(model_dir: Path) -> bool:

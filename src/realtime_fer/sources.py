@@ -22,6 +22,12 @@ from realtime_fer.demo import demo_frames
 DEMO = "demo"
 DEMO_FPS = 15.0
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_USERINFO = re.compile(r"(?<=://)[^/@]*@")
+
+
+def redact(spec: str) -> str:
+    """A source as it may be printed or logged: without the ``user:password@`` of a URL."""
+    return _USERINFO.sub("", str(spec))
 
 
 class SourceError(RuntimeError):
@@ -90,7 +96,7 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
         what, hint = f"camera {spec}", "is it connected and not used by another program?"
     elif _URL.match(spec):
         capture = cv2.VideoCapture(spec)
-        what, hint = f"stream {spec}", "is the URL right and the server reachable?"
+        what, hint = f"stream {redact(spec)}", "is the URL right and the server reachable?"
     else:
         if not Path(spec).is_file():
             raise SourceError(f"video file {spec!r} not found")
@@ -110,7 +116,7 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
             capture.release()
 
     return FrameSource(
-        spec,
+        redact(spec),
         _read(capture, lock),
         fps if 0 < fps < 1000 else None,  # some backends report 0 or nonsense when unknown
         count if count > 0 else None,

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import waitress
 
 from realtime_fer import demo
 from realtime_fer.recognizer import DEFAULT_MODEL
@@ -44,9 +45,9 @@ def write_clip(path: Path, frames: int, fps: float = 25.0) -> Path:
 
 
 @contextmanager
-def serving(app, threads: int = 4) -> Iterator[str]:
+def serving(app) -> Iterator[str]:
     """The app under the real waitress server on a free port of 127.0.0.1; yields its URL."""
-    server = create_server(app, "127.0.0.1", 0, threads)
+    server = create_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -79,3 +80,29 @@ def app(config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+class FakeServer:
+    def __init__(self, app, host, port, threads, **options):
+        self.app, self.host, self.port, self.threads, self.options = app, host, port, threads, options
+        self.effective_port = port
+        self.ran = self.closed = False
+
+    def run(self):
+        self.ran = True
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def servers(monkeypatch) -> list[FakeServer]:
+    """Servers the command created, recorded instead of bound."""
+    created = []
+
+    def fake(app, host, port, threads, **options):
+        created.append(FakeServer(app, host, port, threads, **options))
+        return created[-1]
+
+    monkeypatch.setattr(waitress, "create_server", fake)
+    return created

@@ -3,7 +3,6 @@
 import io
 import re
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -13,19 +12,7 @@ from realtime_fer import demo
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.web import create_app
 from tests.web.conftest import FACE_BOX, MODEL, encode, one_face_frame
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def grey_png(width: int, height: int, rows: bytes) -> bytes:
-    """A well-formed 8-bit grey PNG whose IDAT is ``rows`` (filter byte + pixels per row) deflated."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(rows, 9)) + png_chunk(b"IEND", b"")
-    )
+from tests.web.nasty import grey_png
 
 
 def iou(a, b) -> float:
@@ -58,7 +45,7 @@ def test_one_face_gives_one_result_with_seven_scores(client, ext):
     body = response.json
     assert body["image"] == {"width": 640, "height": 480}
     assert body["model"] == MODEL
-    assert set(body["timings_ms"]) == {"decode", "detect", "classify", "total"}
+    assert set(body["timings_ms"]) == {"queue", "decode", "detect", "classify", "total"}
     assert body["timings_ms"]["total"] >= body["timings_ms"]["detect"] > 0
     [face] = body["faces"]
     assert iou(face["box"], FACE_BOX) > 0.6
@@ -261,3 +248,11 @@ def test_stream_page_hides_url_credentials(config):
     status = client.get("/api/stream_status").json
     assert status["source"] == "rtsp://192.0.2.1/live"
     assert status["state"] == "idle"  # nobody watches, so the source is not even opened
+
+
+def test_a_file_source_is_shown_by_its_name_only(config, tmp_path):
+    client = create_app({**config, "SOURCE": str(tmp_path / "secret-dir" / "clip.mp4")}).test_client()
+    assert "secret-dir" not in client.get("/stream").get_data(as_text=True)
+    assert client.get("/api/stream_status").json["source"] == "clip.mp4"
+    error = client.get("/video_feed").json["error"]
+    assert "clip.mp4" in error and "secret-dir" not in error

@@ -76,7 +76,7 @@ def test_viewers_share_one_run_and_a_late_viewer_starts_with_the_latest_item():
 
 def test_a_failure_ends_the_run_with_its_message_and_the_next_viewer_retries():
     producer = Producer(fail_after=1)
-    broadcast = Broadcast(producer, idle_timeout=0)
+    broadcast = Broadcast(producer, idle_timeout=0, expected=(OSError,))
     with broadcast.join() as viewer:
         producer.gate.release()
         assert viewer.next(timeout=5) == 0
@@ -88,6 +88,17 @@ def test_a_failure_ends_the_run_with_its_message_and_the_next_viewer_retries():
         while producer.runs < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert producer.runs == 2
+
+
+def test_an_unexpected_failure_shows_no_internals():
+    def produce():
+        raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : /srv/models/x.onnx")
+        yield
+
+    broadcast = Broadcast(produce, idle_timeout=0, expected=(OSError,))
+    with broadcast.join() as viewer:
+        assert viewer.next(timeout=5) is None
+    assert broadcast.status()["error"] == "internal error"
 
 
 def test_the_run_stops_when_nobody_watches_and_restarts_on_demand():

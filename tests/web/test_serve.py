@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-import waitress
 from waitress import buffers
 
 from realtime_fer.cli import main
@@ -16,50 +15,28 @@ from realtime_fer.web import create_app
 from tests.web.conftest import MODEL, encode, serving
 
 
-class FakeServer:
-    def __init__(self, app, host, port, threads, **options):
-        self.app, self.host, self.port, self.threads, self.options = app, host, port, threads, options
-        self.effective_port = port
-        self.ran = self.closed = False
-
-    def run(self):
-        self.ran = True
-
-    def close(self):
-        self.closed = True
-
-
-@pytest.fixture
-def servers(monkeypatch) -> list[FakeServer]:
-    """Servers the command created, recorded instead of bound."""
-    created = []
-
-    def fake(app, host, port, threads, **options):
-        created.append(FakeServer(app, host, port, threads, **options))
-        return created[-1]
-
-    monkeypatch.setattr(waitress, "create_server", fake)
-    return created
-
-
 def test_serve_defaults_to_localhost_under_waitress(servers, capsys):
     assert main(["serve", "--model", MODEL]) == 0
     [server] = servers
-    assert (server.host, server.port, server.threads) == ("127.0.0.1", 5000, 8)
+    assert (server.host, server.port) == ("127.0.0.1", 5000)
     assert server.ran and server.closed
-    assert server.app.config["SOURCE"] == "demo" and not server.app.debug
-    assert server.app.config["STREAM_MAX_VIEWERS"] == 4
+    config = server.app.config
+    assert config["SOURCE"] == "demo" and not server.app.debug
+    assert (config["STREAM_MAX_VIEWERS"], config["ANALYSIS_QUEUE"]) == (8, 32)
+    # a thread for every analysis running or waiting and every viewer, and spare ones for the rest
+    assert server.threads == config["ANALYSIS_WORKERS"] + 32 + 8 + 4
     assert server.options["inbuf_overflow"] > server.app.config["MAX_CONTENT_LENGTH"]
     assert "http://127.0.0.1:5000/" in capsys.readouterr().out
 
 
 def test_serve_options(servers, capsys):
-    args = ["serve", "--model", MODEL, "--source", "0", "--host", "::1", "--port", "8123", "--threads", "2"]
+    args = ["serve", "--model", MODEL, "--source", "0", "--host", "::1", "--port", "8123",
+            "--max-viewers", "2", "--queue", "5"]
     assert main(args) == 0
     [server] = servers
-    assert (server.host, server.port, server.threads) == ("::1", 8123, 2)
+    assert (server.host, server.port) == ("::1", 8123)
     assert server.app.config["SOURCE"] == "0"
-    assert server.app.config["STREAM_MAX_VIEWERS"] == 1
+    assert (server.app.config["STREAM_MAX_VIEWERS"], server.app.config["ANALYSIS_QUEUE"]) == (2, 5)
     assert "http://[::1]:8123/" in capsys.readouterr().out
 
 
@@ -130,8 +107,14 @@ def test_waitress_keeps_bodies_in_memory(live, monkeypatch):
 def test_waitress_caps_bodies(live):
     status, body = post(live, b"\x89PNG" + bytes(2**20))  # just over the app's cap: JSON 413
     assert status == 413 and "too large" in json.loads(body)["error"]
-    # far over it: waitress refuses from the Content-Length alone, without reading the body
+    # far over it: waitress refuses from the Content-Length alone, without reading the body, but
+    # still in JSON
     with socket.create_connection(("127.0.0.1", urlsplit(live).port), timeout=10) as raw:
         raw.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                     b"Content-Length: 50000000\r\n\r\n")
-        assert raw.recv(100).startswith(b"HTTP/1.1 413")
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"Content-Type: application/json" in head
+    assert "request entity too large" in json.loads(body)["error"]

@@ -1,9 +1,10 @@
 """VGG-style CNNs for 48x48 faces: stages of 3x3 conv + BatchNorm + ReLU, global pooling.
 
 Two sizes are registered: ``compact`` (640k parameters, 44M multiply-accumulates) for real time
-and ``vgg`` (2.6M, 264M) for accuracy; ``vgg-kd`` is ``vgg`` with a distillation recipe. Plain 3x3 convolutions rather than depthwise ones: at 48x48
-and batch 1, ONNX Runtime's per-op overhead dominates, and fewer, denser ops run faster on a CPU
-than many thin ones; on the training side, bf16 matrix units are busiest with dense convolutions.
+and ``vgg`` (2.6M, 264M) for accuracy; ``vgg-kd`` is ``vgg`` with a distillation recipe. Plain 3x3
+convolutions rather than depthwise ones: at 48x48 and batch 1, ONNX Runtime's per-op overhead
+dominates, and fewer, denser ops run faster on a CPU than many thin ones; on the training side, bf16
+matrix units are busiest with dense convolutions.
 """
 
 from torch import Tensor, nn

@@ -5,32 +5,47 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 
 from realtime_fer.web import images
-from realtime_fer.web.errors import json_error
+from realtime_fer.web.errors import client_gone, json_error
+from realtime_fer.web.gate import Overloaded
 from realtime_fer.web.services import services
 
 bp = Blueprint("api", __name__)
 
 # A raw body must say it is an image; octet-stream is allowed for clients that cannot say which.
 RAW_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
+RETRY_AFTER_SECONDS = 1
 
 
 @bp.post("/api/predict")
 def predict():
-    """Faces with their emotions in a posted JPEG, PNG or WebP (4xx JSON for any bad input)."""
+    """Faces with their emotions in a posted JPEG, PNG or WebP (4xx JSON for any bad input; 503
+    with Retry-After while the server is busy)."""
     start = time.perf_counter()
+    shared = services()
     try:
-        frame = images.decode(_upload(), current_app.config["MAX_IMAGE_PIXELS"])
+        data = _upload()
+        header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
+        with shared.gate.slot():
+            if client_gone():  # it gave up while waiting: do not decode for nobody
+                return json_error(503, "the client went away")
+            waited = time.perf_counter()
+            frame = images.decode_checked(data, header)
+            decoded = time.perf_counter()
+            faces = shared.pipeline.process(frame)
+            timings = shared.pipeline.last_timings
     except images.ImageError as error:
         return json_error(error.status, str(error))
-    decoded = time.perf_counter()
-    pipeline = services().pipeline
-    faces = pipeline.process(frame)
-    timings = pipeline.last_timings
+    except Overloaded as error:
+        response = json_error(503, f"{error}; try again shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    pipeline = shared.pipeline
     return jsonify(
         faces=[face.to_dict() for face in faces],
         model=pipeline.recognizer.name,
         timings_ms={
-            "decode": round((decoded - start) * 1000, 2),
+            "queue": round((waited - start) * 1000, 2),
+            "decode": round((decoded - waited) * 1000, 2),
             "detect": round(timings["detect_ms"], 2),
             "classify": round(timings["classify_ms"], 2),
             "total": round((time.perf_counter() - start) * 1000, 2),

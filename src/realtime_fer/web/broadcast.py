@@ -131,8 +131,10 @@ class Broadcast:
                         self._stop(IDLE, None)
                         return
         except Exception as exc:  # any failure of the source ends this run, not the server
-            log.warning("stream run %d failed: %s", run, exc, exc_info=not isinstance(exc, self._expected))
-            state, error = FAILED, str(exc) or type(exc).__name__
+            expected = isinstance(exc, self._expected)
+            log.warning("stream run %d failed: %s", run, exc, exc_info=not expected)
+            # an expected failure's message is written for visitors; anything else may hold internals
+            state, error = FAILED, (str(exc) or type(exc).__name__) if expected else "internal error"
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -174,6 +176,15 @@ class Viewer:
                     return None
                 b._cond.wait(remaining)
         return None
+
+    @property
+    def over(self) -> bool:
+        """Whether :meth:`next` can return nothing more: closed, or the run ended and all seen."""
+        b = self._broadcast
+        with b._cond:
+            return (
+                self._closed or b._run != self._run or (b._state in _STOPPED and b._count <= self._seen)
+            )
 
     def close(self) -> None:
         """Leave the broadcast (idempotent)."""

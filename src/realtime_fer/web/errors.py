@@ -10,6 +10,12 @@ def json_error(status: int, message: str) -> Response:
     return response
 
 
+def client_gone() -> bool:
+    """Whether the client of this request has hung up (known under waitress only)."""
+    check = request.environ.get("waitress.client_disconnected")
+    return bool(check and check())
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 

@@ -5,9 +5,16 @@ whatever a header claims (a few hundred bytes can announce gigapixels), so each 
 first: the format is sniffed from its magic bytes, its dimensions are read from the header and
 capped, and the file must be complete (a JPEG's end-of-image marker after its scan data, a PNG's
 IEND chunk, a WebP's full RIFF length).
+
+Two kinds of upload cost far more to decode than their size suggests, and both are refused before
+decoding: a progressive JPEG whose scans are repeated (each scan is another pass over every
+coefficient: 1,000 copies of a 40-byte scan make a 190 KB file that takes ~20 s of CPU), and a
+few kilobytes that claim tens of megapixels (a bomb for memory, and no photo compresses that well).
 """
 
+import re
 import struct
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -16,6 +23,17 @@ FORMATS = ("JPEG", "PNG", "WebP")
 # No photo of a face is a hundred times wider than tall; such strips also break the detector's
 # downscaling (a 3000x4 image shrinks to zero rows), so they are refused up front.
 MAX_ASPECT = 100
+# Encoders write up to ~10 scans for a progressive colour JPEG (libjpeg's script: 10; grey: 6),
+# and a baseline one has one scan per component at most; each scan costs a pass over the image.
+MAX_JPEG_SCANS = 64
+# Above this many pixels an upload must carry at least one byte per MAX_PIXELS_PER_BYTE pixels:
+# a flat grey 25-megapixel picture is ~150 KB as a progressive JPEG (170 pixels a byte), a camera
+# photo is nearer 10; 24 KB claiming 5000x5000 (1,000 a byte) is a memory bomb with nothing to see.
+BOMB_MIN_PIXELS = 2**22
+MAX_PIXELS_PER_BYTE = 256
+# a marker after entropy-coded data: FF followed by anything but a stuffed 00, a restart marker
+# (D0-D7) or another fill FF
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 class ImageError(ValueError):
@@ -37,7 +55,13 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def header_size(data: bytes) -> tuple[str, int, int]:
+class Header(NamedTuple):
+    kind: str
+    width: int
+    height: int
+
+
+def header_size(data: bytes) -> Header:
     """``(format, width, height)`` from the header, after checking that the file is complete."""
     if not data:
         raise ImageError("empty body: no image was sent")
@@ -50,38 +74,59 @@ def header_size(data: bytes) -> tuple[str, int, int]:
         raise ImageError(f"truncated {kind}: the header is incomplete") from None
     if width <= 0 or height <= 0:
         raise ImageError(f"invalid {kind}: the header says {width}x{height} pixels")
-    return kind, width, height
+    return Header(kind, width, height)
 
 
-def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    """A uint8 BGR frame from JPEG/PNG/WebP bytes, or :class:`ImageError` saying what is wrong."""
-    kind, width, height = header_size(data)
-    if width * height > max_pixels:
+def check(data: bytes, max_pixels: int) -> Header:
+    """The header of an upload that is safe to decode, or :class:`ImageError` saying why not.
+
+    Cheap (no pixel is decoded), so it runs before an upload waits for a decoding slot.
+    """
+    kind, width, height = header = header_size(data)
+    pixels = width * height
+    if pixels > max_pixels:
         raise ImageError(
             f"image too large: {width}x{height} pixels, the limit is {max_pixels:,} pixels", 413
         )
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise ImageError(f"implausible shape: {width}x{height} pixels (more than {MAX_ASPECT}:1)")
+    if pixels > BOMB_MIN_PIXELS and pixels > MAX_PIXELS_PER_BYTE * len(data):
+        raise ImageError(
+            f"implausible {kind}: {width}x{height} pixels from {len(data):,} bytes (at most "
+            f"{MAX_PIXELS_PER_BYTE} pixels a byte above {BOMB_MIN_PIXELS:,} pixels)", 413
+        )
+    return header
+
+
+def decode(data: bytes, max_pixels: int) -> np.ndarray:
+    """A uint8 BGR frame from JPEG/PNG/WebP bytes, or :class:`ImageError` saying what is wrong."""
+    return decode_checked(data, check(data, max_pixels))
+
+
+def decode_checked(data: bytes, header: Header) -> np.ndarray:
+    """Decode an upload whose ``header`` :func:`check` has passed."""
     try:
         frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:  # e.g. OpenCV's own pixel limit, or a corrupt stream it refuses
         frame = None
     if frame is None or frame.size == 0:
-        raise ImageError(f"corrupt {kind}: it could not be decoded")
+        raise ImageError(f"corrupt {header.kind}: it could not be decoded")
     return frame
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Walk the segments up to the first scan; the EOI marker (FFD9) must follow the scan data.
+    """Walk every segment and scan up to the end-of-image marker (FFD9), counting the scans.
 
-    Entropy-coded data never contains FFD9 (an FF byte there is stuffed as FF00), and segments
-    such as an EXIF thumbnail are skipped by their length, so finding FFD9 after the scan means
-    the file was not cut short. Bytes after EOI are tolerated, as decoders do.
+    Entropy-coded data never holds a marker (an FF byte there is stuffed as FF00, or starts a
+    restart marker), so the next marker after a scan is found by a search, and segments such as an
+    EXIF thumbnail are skipped by their length. Reaching FFD9 means the file was not cut short;
+    bytes after it are tolerated, as decoders do.
     """
     size = None
+    scans = 0
     pos = 2
     while True:
-        if pos + 4 > len(data):
+        if pos + 2 > len(data):
             raise ImageError("truncated JPEG: it ends before the image data")
         if data[pos] != 0xFF:
             raise ImageError("corrupt JPEG: a segment marker is missing")
@@ -93,7 +138,11 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             pos += 2
             continue
         if marker == 0xD9:
-            raise ImageError("corrupt JPEG: it ends before any image data")
+            if scans == 0:
+                raise ImageError("corrupt JPEG: it ends before any image data")
+            return size
+        if pos + 4 > len(data):
+            raise ImageError("truncated JPEG: it ends before the image data")
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         end = pos + 2 + length
         if length < 2 or end > len(data):
@@ -101,12 +150,16 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
             size = (width, height)
-        if marker == 0xDA:  # start of scan: the header is over
+        if marker == 0xDA:  # start of scan: its entropy-coded data runs to the next marker
             if size is None:
                 raise ImageError("corrupt JPEG: no frame header before the image data")
-            if data.find(b"\xff\xd9", end) < 0:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise ImageError(f"refused JPEG: more than {MAX_JPEG_SCANS} scans (a decoding bomb?)", 413)
+            found = _JPEG_MARKER.search(data, end)
+            if found is None:
                 raise ImageError("truncated JPEG: the end-of-image marker is missing")
-            return size
+            end = found.start()
         pos = end
 
 

@@ -1,24 +1,109 @@
-"""The app under waitress, the production WSGI server (never Flask's development server)."""
+"""The app under waitress, the production WSGI server (never Flask's development server).
 
+Its settings are chosen against three cheap attacks (measured in benchmarks/load.py and
+tests/web/test_slow_clients.py):
+
+- Slow clients (slowloris): waitress reads request headers in its event loop, so a slow sender
+  costs a connection, not a thread; but it only closes connections idle for ``channel_timeout``, and
+  a client sending a byte every few seconds is never idle. Here a request's headers must arrive
+  within :data:`HEADER_TIMEOUT_SECONDS`, and the connection limit leaves room for hundreds.
+- Threads: every request that may legitimately wait holds a thread, so there are enough for the
+  analyses running and queued (the gate answers 503 beyond those), one per stream viewer, and
+  :data:`SPARE_THREADS` for pages and /healthz, which then never queue behind uploads.
+- Memory and disk: request bodies stay in memory up to the upload cap, and responses never spill to
+  temporary files (a stream viewer's backlog is bounded far below ``outbuf_overflow``).
+"""
+
+import json
+import time
 from typing import Any
 
 import waitress
 from flask import Flask
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
 
 MULTIPART_SLACK = 64 * 2**10  # room for the multipart headers around an upload at the cap
+HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the connection is closed
+SPARE_THREADS = 4  # for pages, /healthz, /api/stream_status and requests refused at once
+CONNECTION_LIMIT = 500  # open connections (each costs a file descriptor, not a thread)
+CHANNEL_TIMEOUT_SECONDS = 30  # an idle keep-alive connection is closed after this long
+
+
+class JsonErrorTask(ErrorTask):
+    """Waitress's own refusals (a body far over the cap, malformed headers) in the API's JSON."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({"error": f"{error.reason.lower()}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class Channel(HTTPChannel):
+    """Waitress's connection, closed when a request's headers take over ``HEADER_TIMEOUT_SECONDS``,
+    and answering its own errors in JSON."""
+
+    error_task_class = JsonErrorTask
+    request_started = 0.0
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None:  # the first bytes of a new request
+            self.request_started = time.time()
+        return super().received(data)
+
+    def readable(self) -> bool:
+        # called by the event loop on every turn (at least once a second), for every connection
+        request = self.request
+        if (
+            request is not None
+            and not request.headers_finished
+            and time.time() - self.request_started > HEADER_TIMEOUT_SECONDS
+        ):
+            self.will_close = True  # the loop closes it on this turn (see HTTPChannel.writable)
+        return super().readable()
+
+
+def thread_count(config: dict[str, Any]) -> int:
+    """Threads for every analysis running or queued, every viewer, and the spare ones."""
+    return (
+        config["ANALYSIS_WORKERS"] + config["ANALYSIS_QUEUE"] + config["STREAM_MAX_VIEWERS"] + SPARE_THREADS
+    )
 
 
 def waitress_options(app: Flask) -> dict[str, Any]:
-    """Settings that keep visitors' frames in memory.
+    """Settings that keep visitors' frames in memory and slow clients harmless.
 
     Waitress spools request bodies over 512 KB to a temporary file; raising that threshold to just
     above the upload cap keeps every body in memory, and anything larger is refused by waitress
     itself (a plain 413) before it is read. Bodies up to the slack still get the app's JSON 413.
+    ``channel_request_lookahead`` lets waitress read from a connection while its request runs, so a
+    client that hangs up is noticed at once (a stream viewer's slot is freed, a queued upload is
+    not decoded for nobody).
     """
     limit = app.config["MAX_CONTENT_LENGTH"] + MULTIPART_SLACK
-    return {"max_request_body_size": limit, "inbuf_overflow": limit, "ident": "realtime-fer"}
+    return {
+        "threads": thread_count(app.config),
+        "max_request_body_size": limit,
+        "inbuf_overflow": limit,
+        "outbuf_overflow": 4 * app.config["STREAM_MAX_BACKLOG"],
+        "connection_limit": CONNECTION_LIMIT,
+        "channel_timeout": CHANNEL_TIMEOUT_SECONDS,
+        "cleanup_interval": 5,
+        "channel_request_lookahead": 1,
+        "ident": "realtime-fer",
+    }
 
 
-def create_server(app: Flask, host: str, port: int, threads: int):
+def create_server(app: Flask, host: str, port: int):
     """A bound waitress server (``OSError`` if the port is taken); ``.run()`` serves until closed."""
-    return waitress.create_server(app, host=host, port=port, threads=threads, **waitress_options(app))
+    sockets: dict = {}
+    server = waitress.create_server(app, map=sockets, host=host, port=port, **waitress_options(app))
+    for listener in list(sockets.values()):  # one per address a name such as "localhost" resolves to
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = Channel
+    return server

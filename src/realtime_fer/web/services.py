@@ -1,9 +1,9 @@
 """What the routes share, built once per app: the analysis pipeline and the server-side stream."""
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import cv2
 from flask import current_app
@@ -11,11 +11,11 @@ from flask import current_app
 from realtime_fer.detector import FaceDetector
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
-from realtime_fer.sources import SourceError, open_source
+from realtime_fer.sources import SourceError, open_source, redact
 from realtime_fer.web.broadcast import Broadcast
+from realtime_fer.web.gate import Gate
 
 JPEG_QUALITY = 80
-_USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Services:
     pipeline: FaceEmotionPipeline  # stateless (no tracking): shared by all request threads
     broadcast: Broadcast  # the server-side source, read once for every viewer
     source_name: str  # the source as visitors may see it
+    gate: Gate  # bounds the uploads decoded and analysed at once
 
 
 def build(config: dict) -> Services:
@@ -40,7 +41,8 @@ def build(config: dict) -> Services:
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
-    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source))
+    gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
+    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source), gate)
 
 
 def annotated_jpegs(
@@ -51,7 +53,7 @@ def annotated_jpegs(
     try:
         source = open_source(spec, realtime=True)  # files and the demo play at their own pace
     except SourceError as error:
-        raise SourceError(str(error).replace(spec, public_name)) from None
+        raise SourceError(str(error).replace(redact(spec), public_name)) from None
     with source:
         for frame in source:
             annotated = pipeline.annotate(frame, pipeline.process(frame))
@@ -62,8 +64,11 @@ def annotated_jpegs(
 
 
 def public_name(source: str) -> str:
-    """The source without any ``user:password@`` of a URL, which visitors must not see."""
-    return _USERINFO.sub("", source)
+    """The source as visitors may see it: a URL without its ``user:password@``, a file by its name
+    alone (not where it lies on the server), a camera by its index."""
+    if "://" in source or source.isdigit() or source == "demo":
+        return redact(source)
+    return Path(source).name
 
 
 def services() -> Services:
