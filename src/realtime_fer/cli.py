@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+import realtime_fer
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
@@ -16,6 +17,14 @@ from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, TTA_SH
 from realtime_fer.sources import SourceError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+# Commands that need the train extra, and what of it they import: checked before they start, so that a
+# serving-only install gets one line, not a traceback (nor a finished training run with no export).
+TRAIN_EXTRA_MODULES = {
+    "summary": ("torch",),
+    "train": ("torch", "onnx", "onnxscript"),
+    "export": ("torch", "onnx", "onnxscript"),
+    "quantize": ("onnx",),
+}
 VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
 
 
@@ -287,6 +296,7 @@ def add_tta_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {realtime_fer.__version__}")
     sub = parser.add_subparsers(dest="subcommand", required=True)
 
     p = sub.add_parser("explore", help="class counts per split (the paper's Table 1) and example grids")
@@ -371,10 +381,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_train_extra(subcommand: str) -> list[str]:
+    """The modules of the train extra that ``subcommand`` needs and cannot import."""
+    from importlib.util import find_spec
+
+    return [name for name in TRAIN_EXTRA_MODULES.get(subcommand, ()) if find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if missing := missing_train_extra(args.subcommand):
+        print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
+              f"(no {', '.join(missing)}): pip install 'realtime-fer[train]'", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.subcommand](args) or 0
     except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:
