@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="paper")
     p.add_argument("--out", help="run folder (default: runs/MODEL)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch size (split over torchrun's processes)")
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
     p.add_argument("--weight-decay", type=float)
@@ -331,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--val-split", choices=SPLITS, help="default: public_test if present, else test")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    p.add_argument("--sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm over the global batch")
 
     p = sub.add_parser("export", help="export a run's best checkpoint (e.g. after Ctrl-C)")
     p.add_argument("run", help="run folder holding checkpoints/")
