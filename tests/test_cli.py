@@ -1,6 +1,7 @@
 """The training-side commands: summary, explore, evaluate (through the same ONNX recognizer)."""
 
 import json
+import sys
 
 import pytest
 
@@ -20,6 +21,34 @@ def test_summary_takes_a_shipped_model_or_a_folder(trained_run, capsys):
     assert "Total params: 4,478,727" in capsys.readouterr().out
     assert main(["summary", "--model", "no-such-model"]) == 2
     assert "'no-such-model' not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        (["summary"], "torch"),
+        (["train", "--data", "somewhere"], "torch"),
+        (["train", "--data", "somewhere"], "onnxscript"),  # would fail only at export, hours later
+        (["export", "runs/paper"], "onnx"),
+        (["quantize", "--data", "somewhere"], "onnx"),
+    ],
+)
+def test_a_command_needing_the_train_extra_says_so_in_one_line(args, missing, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, missing, None)  # as if not installed: importing it fails
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"realtime-fer {args[0]}: error: {args[0]} needs the train extra (no {missing}): "
+        "pip install 'realtime-fer[train]'\n"
+    )
+    assert captured.out == ""
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("realtime-fer ")
 
 
 def test_explore_prints_table_1_and_writes_pngs(kaggle_root, tmp_path, capsys):

@@ -143,7 +143,8 @@ def test_csv_without_pixels_column_is_an_error(tmp_path):
 
 def test_second_load_comes_from_the_cache(kaggle_root, monkeypatch, isolated_cache):
     first = data.load(kaggle_root, "train")
-    assert list(isolated_cache.glob("*.npz"))
+    assert isinstance(first.images, np.memmap)  # read from disk on demand, not held in memory
+    assert [p.name for p in isolated_cache.iterdir()] == [first.fingerprint]
 
     def no_decoding(path):
         raise AssertionError("decoded again despite the cache")
@@ -176,9 +177,10 @@ def test_a_changed_csv_invalidates_the_cache(fer_csv):
 
 def test_a_damaged_cache_file_is_rebuilt(kaggle_root, isolated_cache):
     data.load(kaggle_root, "train")
-    for cached in isolated_cache.glob("*.npz"):
-        cached.write_bytes(b"garbage")
-    assert len(data.load(kaggle_root, "train")) == 7 * 12
+    for name in ("meta.npz", "images.npy"):
+        for cached in isolated_cache.glob(f"*/{name}"):
+            cached.write_bytes(b"garbage")
+        assert len(data.load(kaggle_root, "train")) == 7 * 12
 
 
 @pytest.mark.realdata
@@ -195,3 +197,42 @@ def test_real_fer2013_matches_the_papers_table_1():
         "surprise": 3171,
     }
     assert len(data.load(SHARED_DATA, "public_test")) == 3589
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("layout", "step"), [("folders", "_decode_file"), ("csv", "csv_id_to_index")])
+def test_an_interrupted_cache_build_resumes_after_its_last_finished_chunk(
+    layout, step, kaggle_root, fer_csv, monkeypatch, isolated_cache
+):
+    source = kaggle_root if layout == "folders" else fer_csv
+    expected = data.load(source, "train", use_cache=False)
+    assert not isinstance(expected.images, np.memmap) and not list(isolated_cache.iterdir())
+    monkeypatch.setattr(data, "CACHE_CHUNK", 10)
+    real, calls = getattr(data, step), []
+
+    def failing_at_25(*args):
+        calls.append(1)
+        if len(calls) == 25:
+            raise Interrupted
+        return real(*args)
+
+    monkeypatch.setattr(data, step, failing_at_25)
+    with pytest.raises(Interrupted):
+        data.load(source, "train")
+    assert [p.suffix for p in isolated_cache.iterdir()] == [".partial"]
+    calls.clear()
+    monkeypatch.setattr(data, step, lambda *args: calls.append(1) or real(*args))
+    resumed = data.load(source, "train")
+    total = 7 * 12 if layout == "folders" else 7 * (12 + 4 + 3)  # train/ alone, or every CSV row
+    assert len(calls) == total - 20  # the two chunks finished before the interrupt are kept
+    assert np.array_equal(resumed.images, expected.images)
+    assert np.array_equal(resumed.labels, expected.labels)
+    assert np.array_equal(resumed.names, expected.names)
+    assert [p.suffix for p in isolated_cache.iterdir()] == [""]  # finished: renamed into place
+
+
+def test_a_contiguous_split_of_a_cached_csv_stays_memory_mapped(fer_csv):
+    assert isinstance(data.load(fer_csv, "train").images, np.memmap)

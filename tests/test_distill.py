@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,7 @@ def test_teachers_refuse_an_unknown_view_set(tmp_path):
         Teachers([folder], "twelve", CPU, None)
 
 
-def one_step(labels: torch.Tensor, faces: torch.Tensor, teachers, distill_weight: float) -> dict:
+def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: float) -> dict:
     """The student's weights after one training epoch of one batch."""
     cfg = TrainConfig(
         data="", model="compact", val_split="unused", distill_weight=distill_weight, batch_size=16
@@ -71,7 +72,7 @@ def one_step(labels: torch.Tensor, faces: torch.Tensor, teachers, distill_weight
 def test_full_distillation_ignores_the_labels_and_none_ignores_the_teacher(tmp_path):
     folder, _ = save_teacher(tmp_path / "t", 3)
     teachers = Teachers([folder], "none", CPU, None)
-    faces = torch.rand(16, 1, 48, 48)
+    faces = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8).numpy()  # as run_epoch reads them
     labels = torch.arange(16) % 7
     shuffled = labels.roll(1)
 

@@ -137,3 +137,28 @@ def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
     # 0.99995 is no gain (relative threshold 1e-4); 0.9 is one; the third epoch without a gain after
     # it cuts 5e-4 to 5e-5, and three more cut to 5e-6, held at min_lr 1e-5
     assert rates == pytest.approx([5e-4] * 6 + [5e-5] * 3 + [1e-5] * 2)
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "expected"),
+    [
+        # (train loss, train accuracy, validation loss, validation accuracy) per epoch, as measured
+        # before the loop learnt to run under torchrun: a process on its own must train exactly as before
+        ("paper", {}, [(2.15688, 0.22619, 1.92493, 0.42857), (0.76866, 0.7381, 1.90431, 0.14286)]),
+        (
+            "compact",
+            {"mixup": 0.4},
+            [(2.14372, 0.15476, 1.87314, 0.14286), (1.65565, 0.34524, 1.8731, 0.14286)],
+        ),
+    ],
+)
+def test_a_single_process_run_trains_as_before(model, options, expected, tmp_path, monkeypatch):
+    monkeypatch.setattr("realtime_fer.export.export_run", lambda out: None)  # the history is enough
+    root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 12, "public": 4}))
+    config = TrainConfig(
+        data=str(root), model=model, out=str(tmp_path / "run"), epochs=2, seed=3, precision="fp32",
+        device="cpu", **options,
+    )
+    rows = list(csv.DictReader((train(config) / "history.csv").read_text().splitlines()))
+    got = [tuple(float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")) for r in rows]
+    assert got == [pytest.approx(row, abs=2e-5) for row in expected]

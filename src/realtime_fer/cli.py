@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+import realtime_fer
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
@@ -18,6 +19,14 @@ from realtime_fer.sources import SourceError, redact
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
 TOKEN_ENV = "REALTIME_FER_TOKEN"
+# Commands that need the train extra, and what of it they import: checked before they start, so that a
+# serving-only install gets one line, not a traceback (nor a finished training run with no export).
+TRAIN_EXTRA_MODULES = {
+    "summary": ("torch",),
+    "train": ("torch", "onnx", "onnxscript"),
+    "export": ("torch", "onnx", "onnxscript"),
+    "quantize": ("onnx",),
+}
 VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
 
 
@@ -311,6 +320,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {realtime_fer.__version__}")
     sub = parser.add_subparsers(dest="subcommand", required=True)
 
     p = sub.add_parser("explore", help="class counts per split (the paper's Table 1) and example grids")
@@ -325,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="paper", help="registered architecture whose recipe to run")
     p.add_argument("--out", help="run folder (default: runs/MODEL)")
     p.add_argument("--epochs", type=int, help="length of the run")
-    p.add_argument("--batch-size", type=int, help="faces per training step")
+    p.add_argument("--batch-size", type=int, help="faces per training step (split over torchrun's processes)")
     p.add_argument("--lr", type=float, help="learning rate (the peak rate of onecycle)")
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="adam (as Keras), adamw or sgd")
     p.add_argument("--weight-decay", type=float, help="L2 (adam, sgd) or decoupled (adamw) decay")
@@ -348,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--val-split", choices=SPLITS, help="default: public_test if present, else test")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
+    p.add_argument("--sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm over the global batch")
 
     p = sub.add_parser("export", help="export a run's best checkpoint (e.g. after Ctrl-C)")
     p.add_argument("run", help="run folder holding checkpoints/")
@@ -403,10 +414,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_train_extra(subcommand: str) -> list[str]:
+    """The modules of the train extra that ``subcommand`` needs and cannot import."""
+    from importlib.util import find_spec
+
+    return [name for name in TRAIN_EXTRA_MODULES.get(subcommand, ()) if find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
+    if missing := missing_train_extra(args.subcommand):
+        print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
+              f"(no {', '.join(missing)}): pip install 'realtime-fer[train]'", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.subcommand](args) or 0
     except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:

@@ -2,16 +2,22 @@
 
 Either layout becomes a :class:`FaceSet`: uint8 faces (N, 48, 48), canonical labels and a name per
 face. Names keep the Kaggle prefixes (``Training_``, ``PublicTest_``, ``PrivateTest_``) so both halves
-of the test set are addressable in both layouts. Decoded arrays are cached under
-``$REALTIME_FER_CACHE`` (default ``~/.cache/realtime-fer``), keyed by a fingerprint of the files.
+of the test set are addressable in both layouts. Faces are decoded once into a cache under
+``$REALTIME_FER_CACHE`` (default ``~/.cache/realtime-fer``), keyed by a fingerprint of the files, and
+memory-mapped from it. The cache is built chunk by chunk and an interrupted build resumes; one process
+builds a given cache at a time (distributed training lets rank 0 build it first).
 """
 
 import csv
 import hashlib
+import itertools
 import os
+import shutil
+import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -20,7 +26,8 @@ import numpy as np
 from realtime_fer.emotions import CSV_ID_TO_EMOTION, EMOTION_INDEX, EMOTIONS, csv_id_to_index
 from realtime_fer.preprocess import INPUT_SIZE, resize_face
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: a memory-mapped images.npy per data set, built chunk by chunk
+CACHE_CHUNK = 4096  # faces decoded, flushed to the cache and counted as done at a time
 SPLITS = ("train", "test", "public_test", "private_test")
 _SPLIT_PREFIX = {"public_test": "PublicTest_", "private_test": "PrivateTest_"}
 _CSV_USAGE_PREFIX = {"Training": "Training_", "PublicTest": "PublicTest_", "PrivateTest": "PrivateTest_"}
@@ -36,7 +43,11 @@ class DataWarning(UserWarning):
 
 @dataclass(frozen=True)
 class FaceSet:
-    """Decoded faces: ``images`` uint8 (N, 48, 48), ``labels`` int64 (N,), ``names`` str (N,)."""
+    """Decoded faces: ``images`` uint8 (N, 48, 48), ``labels`` int64 (N,), ``names`` str (N,).
+
+    ``images`` is usually a read-only memory map of the cache: rows are read from disk when used, so a
+    data set larger than memory can be trained on batch by batch.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -53,10 +64,14 @@ class FaceSet:
         return {name: int(n) for name, n in zip(EMOTIONS, counts, strict=True)}
 
     def select(self, mask: np.ndarray, source: str) -> "FaceSet":
+        """The faces where ``mask`` is true; a contiguous run stays a view (memory-mapped if cached)."""
+        chosen = np.flatnonzero(mask)
+        if len(chosen) and chosen[-1] - chosen[0] + 1 == len(chosen):
+            chosen = slice(chosen[0], chosen[-1] + 1)
         return FaceSet(
-            self.images[mask],
-            self.labels[mask],
-            self.names[mask],
+            self.images[chosen],
+            self.labels[chosen],
+            self.names[chosen],
             source,
             self.fingerprint,
             self.unreadable,
@@ -80,11 +95,11 @@ def load(path: str | os.PathLike, split: str | None = None, use_cache: bool = Tr
     if path.is_file():
         if split is None:
             raise DataError(f"{path}: a CSV holds several splits; choose one of {', '.join(SPLITS)}")
-        return _split_by_prefix(_cached(path, _load_csv, use_cache), split, path)
+        return _split_by_prefix(_cached(path, _csv_records, use_cache), split, path)
     if not path.is_dir():
         raise DataError(f"{path}: no such file or directory")
     if _is_class_folder_dir(path):
-        faces = _cached(path, _load_class_folders, use_cache)
+        faces = _cached(path, _folder_records, use_cache)
         return faces if split in (None, "train", "test") else _split_by_prefix(faces, split, path)
     if (path / "train").is_dir() or (path / "test").is_dir():
         if split is None:
@@ -92,7 +107,7 @@ def load(path: str | os.PathLike, split: str | None = None, use_cache: bool = Tr
         folder = path / ("train" if split == "train" else "test")
         if not folder.is_dir():
             raise DataError(f"{folder}: missing (needed for split {split!r})")
-        faces = _cached(folder, _load_class_folders, use_cache)
+        faces = _cached(folder, _folder_records, use_cache)
         return faces if split in ("train", "test") else _split_by_prefix(faces, split, folder)
     raise DataError(
         f"{path}: expected a fer2013.csv, a folder with train/ and test/, "
@@ -171,37 +186,110 @@ def _listing(path: Path) -> tuple[str, object]:
     return _fingerprint(lines), files
 
 
-def _cached(path: Path, loader, use_cache: bool) -> FaceSet:
+def _cached(path: Path, records: "RecordReader", use_cache: bool) -> FaceSet:
+    """The faces of ``path``, decoded once into the cache and memory-mapped from it.
+
+    Without the cache they are decoded the same way into a temporary folder and read into memory.
+    """
     fingerprint, listing = _listing(path)
-    cache_file = cache_dir() / f"{fingerprint}.npz"
-    if use_cache and cache_file.exists():
-        try:
-            with np.load(cache_file) as stored:
-                return FaceSet(
-                    stored["images"],
-                    stored["labels"],
-                    stored["names"],
-                    str(path),
-                    fingerprint,
-                    tuple(stored["unreadable"].tolist()),
-                )
-        except (OSError, ValueError, KeyError):
-            cache_file.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
-    faces = loader(path, listing, fingerprint)
-    for bad in faces.unreadable:
-        warnings.warn(f"unreadable image skipped: {bad}", DataWarning, stacklevel=3)
-    if use_cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            images=faces.images,
-            labels=faces.labels,
-            names=faces.names,
-            unreadable=np.array(faces.unreadable, dtype=str),
+    if not use_cache:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = _build(Path(scratch) / fingerprint, path, listing, records)
+            faces = _open(folder, path, fingerprint)
+            return replace(faces, images=np.array(faces.images))
+    folder = cache_dir() / fingerprint
+    try:
+        return _open(folder, path, fingerprint)
+    except (OSError, ValueError, KeyError):
+        shutil.rmtree(folder, ignore_errors=True)  # missing or damaged: rebuilt, never trusted
+    return _open(_build(folder, path, listing, records), path, fingerprint)
+
+
+def _open(folder: Path, path: Path, fingerprint: str) -> FaceSet:
+    """A finished cache folder: the images memory-mapped (read on demand), the rest in memory."""
+    with np.load(folder / "meta.npz") as meta:
+        count = int(meta["count"])
+        labels, names, unreadable = meta["labels"], meta["names"], tuple(meta["unreadable"].tolist())
+    images = np.load(folder / "images.npy", mmap_mode="r")[:count]
+    if len(labels) != count or len(names) != count:
+        raise ValueError(f"{folder}: inconsistent cache")
+    return FaceSet(images, labels, names, str(path), fingerprint, unreadable)
+
+
+RecordReader = Callable[[Path, object, int], Iterator[tuple[np.ndarray | None, int, str, str]]]
+
+
+def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> Path:
+    """Decode ``path`` into ``folder`` (``images.npy`` + ``meta.npz``), ``CACHE_CHUNK`` faces at a time.
+
+    Work in progress lives in ``<folder>.partial``: each chunk is flushed to its memory-mapped
+    ``images.npy`` before ``progress.npz`` (written atomically) counts it, so an interrupted build
+    resumes after its last counted chunk. The finished folder is renamed into place in one step.
+    """
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    progress_file = partial / "progress.npz"
+    try:
+        with np.load(progress_file) as stored:
+            progress = {key: stored[key].tolist() for key in stored.files}
+        images = np.load(partial / "images.npy", mmap_mode="r+")
+    except (OSError, ValueError, KeyError):  # nothing usable yet: start from the first record
+        capacity = _record_count(path, listing)
+        images = np.lib.format.open_memmap(
+            partial / "images.npy", "w+", np.uint8, (capacity, INPUT_SIZE, INPUT_SIZE)
         )
-        os.replace(tmp, cache_file)
-    return faces
+        progress = {"done": 0, "count": 0, "labels": [], "names": [], "unreadable": []}
+    try:
+        for chunk in _chunks(records(path, listing, progress["done"]), CACHE_CHUNK):
+            for image, label, name, where in chunk:
+                if image is None:
+                    progress["unreadable"].append(where)
+                    continue
+                images[progress["count"]] = image
+                progress["labels"].append(label)
+                progress["names"].append(name)
+                progress["count"] += 1
+            images.flush()
+            progress["done"] += len(chunk)
+            _save_npz(progress_file, progress)
+    except DataError:
+        del images
+        shutil.rmtree(partial, ignore_errors=True)  # bad data: nothing worth resuming
+        raise
+    del images
+    if progress["count"] == 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise DataError(f"{path}: none of its {progress['done']} images could be read")
+    _save_npz(partial / "meta.npz", {
+        "count": progress["count"],
+        "labels": np.array(progress["labels"], np.int64),
+        "names": np.array(progress["names"], str),
+        "unreadable": np.array(progress["unreadable"], str),
+    })
+    progress_file.unlink()
+    for bad in progress["unreadable"]:
+        warnings.warn(f"unreadable image skipped: {bad}", DataWarning, stacklevel=4)
+    os.replace(partial, folder)
+    return folder
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **{key: np.asarray(value) for key, value in arrays.items()})
+    os.replace(tmp, path)
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _record_count(path: Path, listing: object) -> int:
+    """How many records ``path`` holds at most: its files, or the lines of its CSV."""
+    if listing is not None:
+        return len(listing)
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) + 1
 
 
 def _decode_file(path: Path) -> np.ndarray | None:
@@ -210,29 +298,28 @@ def _decode_file(path: Path) -> np.ndarray | None:
     return None if image is None else resize_face(image, INPUT_SIZE)
 
 
-def _load_class_folders(root: Path, files, fingerprint: str) -> FaceSet:
+def _folder_records(root: Path, files, start: int):
+    """(face or None, label, name, file) for each file from ``start`` on, decoded on every core."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        decoded = list(pool.map(_decode_file, (f for f, _, _ in files), chunksize=256))
-    keep = [i for i, image in enumerate(decoded) if image is not None]
-    unreadable = tuple(str(files[i][0]) for i, image in enumerate(decoded) if image is None)
-    if not keep:
-        raise DataError(f"{root}: none of its {len(files)} images could be read")
-    images = np.stack([decoded[i] for i in keep])
-    labels = np.array([files[i][1] for i in keep], dtype=np.int64)
-    names = np.array([files[i][0].stem for i in keep], dtype=str)
-    return FaceSet(images, labels, names, str(root), fingerprint, unreadable)
+        for begin in range(start, len(files), CACHE_CHUNK):  # a chunk at a time: bounded memory
+            todo = files[begin : begin + CACHE_CHUNK]
+            decoded = pool.map(_decode_file, [file for file, _, _ in todo])
+            for (file, label, _), image in zip(todo, decoded, strict=True):
+                yield image, label, file.stem, str(file)
 
 
-def _load_csv(path: Path, _listing, fingerprint: str) -> FaceSet:
-    """Parse ``emotion,pixels,Usage`` rows; any malformed row is an error naming its line."""
+def _csv_records(path: Path, _listing, start: int):
+    """(face, label, name, line) for each ``emotion,pixels,Usage`` row from the ``start``-th on; any
+    malformed row is an error naming its line."""
     pixels_per_face = INPUT_SIZE * INPUT_SIZE
-    images, labels, names = [], [], []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
         if missing:
             raise DataError(f"{path}: header lacks column(s) {', '.join(sorted(missing))}")
-        for line, row in enumerate(reader, start=2):
+        rows = 0
+        for line, row in enumerate(itertools.islice(reader, start, None), start=start + 2):
+            rows += 1
             where = f"{path}:{line}"
             try:
                 emotion = int(row["emotion"])
@@ -246,15 +333,7 @@ def _load_csv(path: Path, _listing, fingerprint: str) -> FaceSet:
             usage = (row.get("Usage") or "Training").strip()
             if usage not in _CSV_USAGE_PREFIX:
                 raise DataError(f"{where}: unknown Usage {usage!r}")
-            images.append(values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE))
-            labels.append(csv_id_to_index(emotion))
-            names.append(f"{_CSV_USAGE_PREFIX[usage]}row{line}")
-    if not images:
+            face = values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
+            yield face, csv_id_to_index(emotion), f"{_CSV_USAGE_PREFIX[usage]}row{line}", where
+    if start == 0 and rows == 0:
         raise DataError(f"{path}: no rows")
-    return FaceSet(
-        np.stack(images),
-        np.array(labels, dtype=np.int64),
-        np.array(names, dtype=str),
-        str(path),
-        fingerprint,
-    )

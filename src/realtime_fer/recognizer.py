@@ -46,9 +46,12 @@ class Emotion:
 
 
 def model_roots() -> list[Path]:
-    """Where model names are looked up: ``$REALTIME_FER_MODELS``, the repo's ``models/``, ``./models``."""
+    """Where model names are looked up, in order: ``$REALTIME_FER_MODELS``, the package's own models,
+    ``./models``. The package's own are ``shipped_models/`` in an installed wheel (built from the
+    repo's ``models/``, see setup.py) and ``models/`` itself in a source checkout."""
+    package = Path(__file__).resolve().parent
     roots = [Path(os.environ[MODELS_ENV])] if os.environ.get(MODELS_ENV) else []
-    roots += [Path(__file__).resolve().parents[2] / "models", Path.cwd() / "models"]
+    roots += [package / "shipped_models", package.parents[1] / "models", Path.cwd() / "models"]
     return list(dict.fromkeys(roots))
 
 

@@ -3,6 +3,10 @@
 A run folder holds ``checkpoints/last.pt`` (everything needed to resume), ``checkpoints/best.pt``
 (best validation accuracy), ``history.csv`` and ``curves.png`` (refreshed every epoch, the
 paper's live plot). At the end the best checkpoint is exported next to them (see :mod:`export`).
+
+The same loop runs in one process or in several under ``torchrun`` (see :mod:`distributed`): each
+process then trains on its shard of every global batch, and rank 0 alone prints and writes the run folder.
+Faces stay uint8 in the (memory-mapped) data cache and become float32 one batch at a time.
 """
 
 import csv
@@ -17,10 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from realtime_fer import data
+from realtime_fer import data, distributed
 from realtime_fer.augment import AUGMENTATIONS, mixup
 from realtime_fer.device import pick_device
 from realtime_fer.distill import Teachers, distillation_loss
+from realtime_fer.distributed import ALONE, World
 from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.preprocess import to_model_input
 
@@ -73,6 +78,7 @@ class TrainConfig:
     precision: str = "auto"
     val_split: str | None = None
     resume: bool = False
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics of the whole global batch
     command: str = ""  # the command line that started the run, recorded in metrics.json
 
     def resolved(self) -> "TrainConfig":
@@ -126,10 +132,19 @@ def holdout_split(faces: data.FaceSet, fraction: float, seed: int) -> tuple[data
     )
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
-    """Index tensors covering ``range(n)``: shuffled when a generator is given."""
+def batches(n: int, batch_size: int, generator: torch.Generator | None = None, world: World = ALONE):
+    """This process's index tensors for one pass over ``range(n)``, shuffled when a generator is given.
+
+    Under torchrun each process takes its shard of the pass (:func:`distributed.shard`) in batches of
+    ``batch_size / world.size``: batch ``k`` of all the processes together is batch ``k`` of one process.
+    """
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    yield from order.split(batch_size)
+    yield from distributed.shard(order, world, even=generator is not None).split(batch_size // world.size)
+
+
+def batch_inputs(images: np.ndarray, index: torch.Tensor) -> torch.Tensor:
+    """Float network input for the faces at ``index`` of uint8 ``images`` (read from the cache here)."""
+    return torch.from_numpy(to_model_input(images[index.numpy()]))
 
 
 def mixed_loss(
@@ -161,31 +176,37 @@ def run_epoch(
     batch_schedule=None,
     ema=None,
     teachers: Teachers | None = None,
+    world: World = ALONE,
+    augment_generator=None,
 ) -> dict:
-    """One pass over (x, y); trains when an optimizer is given. Returns loss, accuracy and speed.
+    """One pass over uint8 faces ``x`` and labels ``y``; trains when an optimizer is given. Returns
+    loss, accuracy and speed, over all processes under torchrun.
 
+    ``generator`` orders the pass (the same on every process); ``augment_generator`` draws the
+    augmentation and mixup (each process its own; by default ``generator``, as in one process).
     With ``teachers`` the training loss mixes the label loss with the distillation loss
     (``cfg.distill_weight`` of it), and ``teacher_share`` is the fraction of the time spent in them.
     """
     training = optimizer is not None
     model.train(training)
     augment = AUGMENTATIONS[cfg.augment]
+    augment_generator = generator if augment_generator is None else augment_generator
     total_loss, correct, seen, start, teacher_seconds = 0.0, 0, 0, time.perf_counter(), 0.0
     progress = tqdm(
-        list(batches(len(y), cfg.batch_size if training else 256, generator)),
+        list(batches(len(y), cfg.batch_size if training else 256 * world.size, generator, world)),
         desc=desc,
         unit="batch",
         leave=False,
-        disable=not training or None,
+        disable=not (training and world.main) or None,
         dynamic_ncols=True,
     )
     for index in progress:
-        inputs, targets = x[index], y[index]
+        inputs, targets = batch_inputs(x, index), y[index]
         partner, lam = None, None
         if training:
-            inputs = augment(inputs, generator)
+            inputs = augment(inputs, augment_generator)
             if cfg.mixup:
-                inputs, partner, lam = mixup(inputs, cfg.mixup, generator)
+                inputs, partner, lam = mixup(inputs, cfg.mixup, augment_generator)
         soft_targets = None
         if training and teachers is not None:
             teacher_start = time.perf_counter()
@@ -219,6 +240,7 @@ def run_epoch(
             loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{speed:.0f}"
         )
     seconds = time.perf_counter() - start
+    total_loss, correct, seen = distributed.sum_over([total_loss, correct, seen], world, device)
     return {
         "loss": total_loss / seen,
         "acc": correct / seen,
@@ -295,27 +317,50 @@ def train(cfg: TrainConfig) -> Path:
 
     ``select="best"`` (the paper) keeps the epoch with the best validation accuracy;
     ``select="last"`` keeps the final weights, so the validation set never picks the model.
+    Under torchrun every process calls this; ``cfg.batch_size`` is the global batch.
     """
-    cfg = cfg.resolved()
+    world, device_name = distributed.join(cfg.device)
+    try:
+        return _train(cfg, world, device_name)
+    finally:
+        distributed.leave(world)
+
+
+def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
+    with distributed.main_first(world):  # rank 0 builds the data cache, the others then read it
+        cfg = cfg.resolved()
+        train_set, val_set = load_splits(cfg)
+    if cfg.batch_size % world.size:
+        raise SystemExit(
+            f"realtime-fer train: error: --batch-size {cfg.batch_size} does not split evenly over "
+            f"{world.size} processes"
+        )
     out = Path(cfg.out)
     checkpoints = out / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    device, amp_dtype = pick_device(cfg.device, cfg.precision)
-
-    train_set, val_set = load_splits(cfg)
-    x_train, y_train = torch.from_numpy(to_model_input(train_set.images)), torch.from_numpy(train_set.labels)
-    x_val, y_val = torch.from_numpy(to_model_input(val_set.images)), torch.from_numpy(val_set.labels)
-    print(
+    if world.main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    device, amp_dtype = pick_device(device_name, cfg.precision)
+    x_train, y_train = train_set.images, torch.from_numpy(train_set.labels)
+    x_val, y_val = val_set.images, torch.from_numpy(val_set.labels)
+    log = print if world.main else _silent
+    log(
         f"train: {len(train_set)} faces, validation ({cfg.val_split}): {len(val_set)} faces; "
-        f"device {device}, precision {amp_dtype or 'fp32'}, {torch.get_num_threads()} threads",
+        f"device {device}, precision {amp_dtype or 'fp32'}, {torch.get_num_threads()} threads"
+        + (f", {world.size} processes" if world.distributed else ""),
         flush=True,
     )
 
     torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)  # the order of each epoch: one for all processes
     model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
+    network = distributed.wrap(model, world, device, cfg.sync_bn)  # what trains: DDP under torchrun
+    model = getattr(network, "module", network)
+    augment_generator = generator
+    if world.distributed:  # each process draws its own augmentation and dropout
+        augment_generator = torch.Generator().manual_seed(cfg.seed + 1 + world.rank)
+        torch.manual_seed(cfg.seed + 1 + world.rank)
     optimizer = make_optimizer(cfg, model)
-    steps_per_epoch = -(-len(y_train) // cfg.batch_size)
+    steps_per_epoch = -(-(len(y_train) // world.size) // (cfg.batch_size // world.size))
     schedule, per_batch = make_schedule(cfg, optimizer, steps_per_epoch)
     ema = make_ema(model, cfg.ema)
     teachers = make_teachers(cfg, device, amp_dtype)
@@ -331,16 +376,23 @@ def train(cfg: TrainConfig) -> Path:
             ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        ranks = state.get("ranks") or []
+        if world.distributed and len(ranks) == world.size:
+            augment_generator.set_state(ranks[world.rank]["augment"])
+            torch.set_rng_state(ranks[world.rank]["torch_rng"])
+        elif world.distributed or ranks:
+            log(f"note: resuming on {world.size} process(es) a run saved from {len(ranks) or 1}: "
+                "the random augmentation does not continue as it would have")
         history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
         start_epoch = state["epoch"] + 1
-        print(f"resuming after epoch {state['epoch']} (best validation accuracy {best_acc:.4f})")
+        log(f"resuming after epoch {state['epoch']} (best validation accuracy {best_acc:.4f})")
 
     try:
         for epoch in range(start_epoch, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             fit = run_epoch(
-                model,
+                network,
                 x_train,
                 y_train,
                 cfg,
@@ -352,8 +404,11 @@ def train(cfg: TrainConfig) -> Path:
                 batch_schedule=schedule if per_batch else None,
                 ema=ema,
                 teachers=teachers,
+                world=world,
+                augment_generator=augment_generator,
             )
-            val = run_epoch(scored, x_val, y_val, cfg, device, amp_dtype)
+            distributed.copy_buffers_from_main(scored, world)
+            val = run_epoch(scored, x_val, y_val, cfg, device, amp_dtype, world=world)
             if not per_batch:
                 schedule.step(val["loss"])
             history.append(
@@ -369,37 +424,42 @@ def train(cfg: TrainConfig) -> Path:
                     "teacher_share": round(fit["teacher_share"], 3),
                 }
             )
-            write_history(history, out)
             improved = val["acc"] > best_acc
             best_acc = max(best_acc, val["acc"])
-            if improved or cfg.select == "last":
+            train_seconds += time.perf_counter() - epoch_start
+            ranks = distributed.gather(
+                {"augment": augment_generator.get_state(), "torch_rng": torch.get_rng_state()}, world
+            )
+            if world.main:
+                write_history(history, out)
+                if improved or cfg.select == "last":
+                    save_atomic(
+                        {
+                            "spec": model_to_json(scored),
+                            "model": scored.state_dict(),
+                            "epoch": epoch,
+                            "val_acc": val["acc"],
+                        },
+                        checkpoints / "best.pt",
+                    )
                 save_atomic(
                     {
-                        "spec": model_to_json(scored),
-                        "model": scored.state_dict(),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "ema": ema.state_dict() if ema is not None else None,
+                        "generator": generator.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "ranks": ranks if world.distributed else None,
+                        "history": history,
+                        "best_acc": best_acc,
+                        "train_seconds": train_seconds,
                         "epoch": epoch,
-                        "val_acc": val["acc"],
+                        "config": asdict(cfg),
                     },
-                    checkpoints / "best.pt",
+                    checkpoints / "last.pt",
                 )
-            train_seconds += time.perf_counter() - epoch_start
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "generator": generator.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "history": history,
-                    "best_acc": best_acc,
-                    "train_seconds": train_seconds,
-                    "epoch": epoch,
-                    "config": asdict(cfg),
-                },
-                checkpoints / "last.pt",
-            )
-            print(
+            log(
                 f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
                 f"val loss {val['loss']:.4f} acc {val['acc']:.4f}{' *' if improved else ''} | "
                 f"lr {lr:.1e} | {fit['seconds']:.1f} s, {fit['images_per_s']:.0f} images/s"
@@ -407,13 +467,18 @@ def train(cfg: TrainConfig) -> Path:
                 flush=True,
             )
     except KeyboardInterrupt:
-        print(
+        log(
             f"\ninterrupted: {checkpoints / 'best.pt'} holds the selected epoch so far; "
             f"continue with --resume, or run `realtime-fer export {out}`"
         )
         raise SystemExit(130) from None
 
-    from realtime_fer.export import export_run
+    if world.main:
+        from realtime_fer.export import export_run
 
-    export_run(out)
+        export_run(out)
     return out
+
+
+def _silent(*args, **kwargs) -> None:
+    """``print`` for the processes other than rank 0."""
