@@ -20,8 +20,9 @@ import numpy as np
 from common import median_ms, table, write_results
 from paper_keras import import_tensorflow, in_own_process, paper_model
 
+from realtime_fer.model_folder import INT8_ONNX_FILE, WEIGHTS_FILE, available_models, resolve_model_dir
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.recognizer import INT8_MODEL_FILE, EmotionRecognizer, available_models, resolve_model_dir
+from realtime_fer.recognizer import EmotionRecognizer
 
 BATCHES = (1, 16)
 Classifier = Callable[[np.ndarray], object]  # uint8 faces (N, 48, 48) -> probabilities
@@ -50,10 +51,10 @@ def runtimes(model: str) -> dict[str, Classifier]:
     found: dict[str, Classifier] = {
         "onnxruntime fp32": EmotionRecognizer(model, tta="none", precision="fp32").predict_proba
     }
-    if (resolve_model_dir(model) / INT8_MODEL_FILE).is_file():
+    if (resolve_model_dir(model) / INT8_ONNX_FILE).is_file():
         found["onnxruntime int8"] = EmotionRecognizer(model, tta="none", precision="int8").predict_proba
     else:
-        print(f"note: {model} has no {INT8_MODEL_FILE} (realtime-fer quantize makes it): no int8 rows")
+        print(f"note: {model} has no {INT8_ONNX_FILE} (realtime-fer quantize makes it): no int8 rows")
     served = EmotionRecognizer(model)
     found[f"served: {served.serving}"] = served.predict_proba
     for tta in ("flip", "ten"):
@@ -88,7 +89,7 @@ def keras_rows(model: str, runs: int) -> list[dict]:
     tf = import_tensorflow()
     if tf is None:
         return []
-    keras_model, _ = paper_model(tf, resolve_model_dir(model) / "weights.pt")
+    keras_model, _ = paper_model(tf, resolve_model_dir(model) / WEIGHTS_FILE)
 
     def predict(faces: np.ndarray) -> np.ndarray:
         # the paper's FacialExpressionModel.predict_emotion; verbose=0 was Keras 2's default

@@ -26,8 +26,9 @@ from common import table, write_results
 from paper_keras import PAPER_EMOTIONS, import_tensorflow, in_own_process, keras_parity, paper_model
 
 from realtime_fer.demo import compose_frame, demo_faces
+from realtime_fer.model_folder import available_models, resolve_model_dir
 from realtime_fer.pipeline import FaceEmotionPipeline
-from realtime_fer.recognizer import EmotionRecognizer, available_models, resolve_model_dir
+from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.web.services import JPEG_QUALITY
 
 LAYOUTS = {  # (x, y, side) of each face in a 640x480 frame

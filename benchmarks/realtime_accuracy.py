@@ -16,8 +16,8 @@ from common import SHARED_DATA, table, write_results
 
 from realtime_fer import data
 from realtime_fer.demo import compose_frame
+from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.pipeline import FaceEmotionPipeline
-from realtime_fer.recognizer import DEFAULT_MODEL
 from realtime_fer.tracking import iou_matrix
 
 

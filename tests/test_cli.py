@@ -109,7 +109,7 @@ def test_evaluate_missing_data_is_a_clear_error(trained_run, capsys):
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="FER-2013 not found at ../shared/fer2013")
 @pytest.mark.parametrize("model", ["paper", "fast", "accurate"])
 def test_shipped_models_reproduce_their_metrics(model, capsys):
-    from realtime_fer.recognizer import resolve_model_dir
+    from realtime_fer.model_folder import resolve_model_dir
 
     folder = resolve_model_dir(model)
     metrics = json.loads((folder / "metrics.json").read_text())

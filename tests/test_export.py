@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from realtime_fer.export import onnx_parity, save_model
+from realtime_fer.model_folder import INT8_ONNX_FILE, QUANTIZATION_FILE, ModelError
 from realtime_fer.models import create_model, load_trained, model_to_json
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer, ModelError
+from realtime_fer.recognizer import EmotionRecognizer
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +90,10 @@ def test_exporting_again_removes_the_int8_graph_of_the_old_weights(exported, tmp
     model, _ = exported
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / INT8_MODEL_FILE).write_bytes(b"old int8 graph")
+    (folder / INT8_ONNX_FILE).write_bytes(b"old int8 graph")
     (folder / QUANTIZATION_FILE).write_text("{}")
     save_model(model, model_to_json(model), folder)
-    assert not (folder / INT8_MODEL_FILE).exists() and not (folder / QUANTIZATION_FILE).exists()
+    assert not (folder / INT8_ONNX_FILE).exists() and not (folder / QUANTIZATION_FILE).exists()
     assert EmotionRecognizer(folder).precision == "fp32"
 
 
@@ -165,7 +166,7 @@ def test_missing_or_corrupt_model_is_a_clear_error(tmp_path, exported):
 
 
 def test_a_stray_folder_named_like_a_shipped_model_does_not_shadow_it(tmp_path, monkeypatch):
-    from realtime_fer.recognizer import resolve_model_dir
+    from realtime_fer.model_folder import resolve_model_dir
 
     shipped = resolve_model_dir("fast")
     monkeypatch.chdir(tmp_path)
@@ -180,7 +181,7 @@ def test_a_stray_folder_named_like_a_shipped_model_does_not_shadow_it(tmp_path, 
 
 @pytest.mark.parametrize("name", ["paper", "fast"])
 def test_shipped_model_json_and_weights_rebuild_its_onnx_graph(name):
-    from realtime_fer.recognizer import resolve_model_dir
+    from realtime_fer.model_folder import resolve_model_dir
 
     folder = resolve_model_dir(name)
     faces = np.random.default_rng(5).random((4, 1, 48, 48), dtype=np.float32)

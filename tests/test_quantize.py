@@ -9,7 +9,8 @@ import pytest
 
 from realtime_fer import data
 from realtime_fer.cli import main
-from realtime_fer.recognizer import INT8_MODEL_FILE, EmotionRecognizer, ModelError
+from realtime_fer.model_folder import INT8_ONNX_FILE, ModelError
+from realtime_fer.recognizer import EmotionRecognizer
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, ca
     assert report["accuracy_change"] == round(report["accuracy"]["int8"] - report["accuracy"]["fp32"], 4)
     # 8-bit weights: the graph really is quantized, not a float copy
     assert report["size_bytes"]["int8"] < report["size_bytes"]["fp32"] / 3
-    assert "QuantizeLinear" in {node.op_type for node in onnx.load(model_copy / INT8_MODEL_FILE).graph.node}
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(model_copy / INT8_ONNX_FILE).graph.node}
 
     faces = data.load(kaggle_root, "public_test").images
     fp32 = EmotionRecognizer(model_copy, precision="fp32").predict_proba(faces)
@@ -72,4 +73,4 @@ def test_quantize_needs_at_least_one_calibration_face(model_copy, kaggle_root, c
     args = ["quantize", "--model", str(model_copy), "--data", str(kaggle_root), "--calibration-faces", "0"]
     assert main(args) == 2
     assert "--calibration-faces must be at least 1" in capsys.readouterr().err
-    assert not (model_copy / INT8_MODEL_FILE).exists()
+    assert not (model_copy / INT8_ONNX_FILE).exists()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from realtime_fer.detector import FaceDetector
     from realtime_fer.emotions import EMOTIONS
+    from realtime_fer.model_folder import ModelError
     from realtime_fer.pipeline import Face, FaceEmotionPipeline
     from realtime_fer.recognizer import Emotion, EmotionRecognizer
 
@@ -24,6 +25,7 @@ _EXPORTS = {
     "Face": "realtime_fer.pipeline",
     "FaceDetector": "realtime_fer.detector",
     "FaceEmotionPipeline": "realtime_fer.pipeline",
+    "ModelError": "realtime_fer.model_folder",
 }
 __all__ = [
     "EMOTIONS",
@@ -32,6 +34,7 @@ __all__ = [
     "Face",
     "FaceDetector",
     "FaceEmotionPipeline",
+    "ModelError",
     "__version__",
 ]
 

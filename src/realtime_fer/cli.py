@@ -14,8 +14,9 @@ import realtime_fer
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.recognizer import DEFAULT_MODEL, PRECISIONS, TTA_MODES, TTA_SHIFT, ModelError
+from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError
 from realtime_fer.sources import SourceError, redact
+from realtime_fer.tta import TTA_MODES, TTA_SHIFT
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
 TOKEN_ENV = "REALTIME_FER_TOKEN"
@@ -44,14 +45,14 @@ def explore(args: argparse.Namespace) -> None:
 
 @command
 def summary(args: argparse.Namespace) -> None:
+    from realtime_fer.model_folder import SPEC_FILE, resolve_model_dir
     from realtime_fer.models import create_model, list_models, model_from_json
     from realtime_fer.models import summary as table
-    from realtime_fer.recognizer import resolve_model_dir
 
     if args.model in list_models():
         print(table(create_model(args.model)))
     else:  # a shipped model or a model folder: the architecture its model.json records
-        print(table(model_from_json(resolve_model_dir(args.model) / "model.json")))
+        print(table(model_from_json(resolve_model_dir(args.model) / SPEC_FILE)))
 
 
 @command
@@ -92,8 +93,8 @@ def evaluate(args: argparse.Namespace) -> None:
 
 @command
 def quantize(args: argparse.Namespace) -> int:
+    from realtime_fer.model_folder import QUANTIZATION_FILE, resolve_model_dir
     from realtime_fer.quantize import quantize as run
-    from realtime_fer.recognizer import QUANTIZATION_FILE, resolve_model_dir
 
     if args.calibration_faces < 1:
         print("realtime-fer quantize: error: --calibration-faces must be at least 1", file=sys.stderr)

@@ -2,7 +2,7 @@
 target for the student, next to the labels.
 
 Teachers are shipped model folders (``accurate``) or any exported run folder; they see the student's
-own augmented batch, each through the views ``tta`` names (as :func:`recognizer.tta_views` builds
+own augmented batch, each through the views ``tta`` names (as :func:`tta.tta_views` builds
 them), and their probabilities are averaged over views and teachers.
 """
 
@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from realtime_fer.model_folder import resolve_model_dir
 from realtime_fer.models import load_trained
-from realtime_fer.recognizer import TTA_MODES, resolve_model_dir, tta_views
+from realtime_fer.tta import check_tta, tta_views
 
 
 class Teachers:
@@ -29,8 +30,7 @@ class Teachers:
     ) -> None:
         if not models:
             raise ValueError("distillation needs at least one teacher")
-        if tta not in TTA_MODES:
-            raise ValueError(f"unknown teacher TTA {tta!r}; use {', '.join(TTA_MODES)}")
+        check_tta(tta, "teacher TTA")
         self.networks = []
         for model in models:
             network = load_trained(resolve_model_dir(model)).to(device, memory_format=torch.channels_last)

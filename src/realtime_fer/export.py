@@ -14,8 +14,17 @@ import torch
 from torch import nn
 
 from realtime_fer.evaluate import evaluate, plot_confusion
+from realtime_fer.model_folder import (
+    EVALUATION_FILE,
+    INT8_ONNX_FILE,
+    METRICS_FILE,
+    ONNX_FILE,
+    QUANTIZATION_FILE,
+    SPEC_FILE,
+    WEIGHTS_FILE,
+)
 from realtime_fer.models import count_parameters, model_from_json, model_to_json
-from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer
+from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.train import TrainConfig, load_splits
 
 PARITY_TOLERANCE = 1e-4
@@ -76,12 +85,12 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
     An int8 graph left from earlier weights is removed: it no longer matches (quantize again).
     """
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (INT8_MODEL_FILE, QUANTIZATION_FILE):
+    for stale in (INT8_ONNX_FILE, QUANTIZATION_FILE):
         (out / stale).unlink(missing_ok=True)
-    (out / "model.json").write_text(json.dumps(spec, indent=2) + "\n")
-    torch.save(model.state_dict(), out / "weights.pt")
+    (out / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+    torch.save(model.state_dict(), out / WEIGHTS_FILE)
     size = spec["input"]["shape"][-1]
-    export_onnx(model, out / "model.onnx", size)
+    export_onnx(model, out / ONNX_FILE, size)
     probe = np.random.default_rng(0).random((8, 1, size, size), dtype=np.float32)
     difference = onnx_parity(model, out, probe)
     if difference > PARITY_TOLERANCE:
@@ -106,7 +115,7 @@ def export_run(run_dir: str | os.PathLike) -> dict:
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
         key = config["val_split"] + ("" if tta == "none" else f"_{tta}_tta")
         accuracy[key], reports[key] = report["accuracy"], report
-    (run_dir / "evaluation.json").write_text(json.dumps(reports, indent=2) + "\n")
+    (run_dir / EVALUATION_FILE).write_text(json.dumps(reports, indent=2) + "\n")
     plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")
 
     history = last["history"]
@@ -128,5 +137,5 @@ def export_run(run_dir: str | os.PathLike) -> dict:
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
         "versions": library_versions(),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

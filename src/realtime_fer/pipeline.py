@@ -11,7 +11,8 @@ import numpy as np
 
 from realtime_fer import draw
 from realtime_fer.detector import FaceDetector
-from realtime_fer.recognizer import DEFAULT_MODEL, EmotionRecognizer
+from realtime_fer.model_folder import DEFAULT_MODEL
+from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.tracking import Tracker
 
 

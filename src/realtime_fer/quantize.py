@@ -23,8 +23,9 @@ from onnxruntime.quantization import (
 
 from realtime_fer import data
 from realtime_fer.evaluate import classification_report
+from realtime_fer.model_folder import INT8_ONNX_FILE, ONNX_FILE, QUANTIZATION_FILE, resolve_model_dir
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.recognizer import INT8_MODEL_FILE, QUANTIZATION_FILE, EmotionRecognizer, resolve_model_dir
+from realtime_fer.recognizer import EmotionRecognizer
 
 # The ops between two convolutions are quantized too, so activations stay int8 from one to the next
 # instead of being dequantized and quantized again; the Softmax stays float, so the probabilities
@@ -72,11 +73,11 @@ def quantize_model(
 ) -> Path:
     """Write ``model.int8.onnx`` from a folder's ``model.onnx``, calibrated on uint8 faces (N, 48, 48)."""
     model_dir = resolve_model_dir(model_dir)
-    target = model_dir / INT8_MODEL_FILE
+    target = model_dir / INT8_ONNX_FILE
     with tempfile.TemporaryDirectory() as scratch:
         # ONNX Runtime's recommended first step: shape inference and graph optimisation
         prepared = Path(scratch) / "prepared.onnx"
-        quant_pre_process(model_dir / "model.onnx", prepared)
+        quant_pre_process(model_dir / ONNX_FILE, prepared)
         quantize_static(
             prepared,
             target,
@@ -133,7 +134,7 @@ def quantize(
         # the share of faces whose label int8 leaves as it was
         "label_agreement": round(float(np.mean(predictions["fp32"] == predictions["int8"])), 4),
         "macro_f1": {"fp32": fp32["macro_f1"], "int8": int8["macro_f1"]},
-        "size_bytes": {"fp32": (model_dir / "model.onnx").stat().st_size, "int8": target.stat().st_size},
+        "size_bytes": {"fp32": (model_dir / ONNX_FILE).stat().st_size, "int8": target.stat().st_size},
     }
     (model_dir / QUANTIZATION_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return report

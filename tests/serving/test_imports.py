@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-SERVING = ["pipeline", "detector", "sources", "demo", "draw", "tracking", "cli"]
+SERVING = ["pipeline", "detector", "sources", "demo", "draw", "tracking", "model_folder", "tta", "cli"]
 
 
 def run(code: str) -> str:
@@ -20,6 +20,6 @@ def test_the_package_exports_its_names_lazily():
     code = (
         "import sys, realtime_fer; light = 'cv2' not in sys.modules; "
         "from realtime_fer import (EMOTIONS, Emotion, EmotionRecognizer, Face, FaceDetector, "
-        "FaceEmotionPipeline, __version__); print(light, len(EMOTIONS), bool(__version__))"
+        "FaceEmotionPipeline, ModelError, __version__); print(light, len(EMOTIONS), bool(__version__))"
     )
     assert run(code) == "True 7 True"

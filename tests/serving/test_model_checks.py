@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main
-from realtime_fer.recognizer import EmotionRecognizer, ModelError, resolve_model_dir
+from realtime_fer.model_folder import ModelError, resolve_model_dir
+from realtime_fer.recognizer import EmotionRecognizer
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402

@@ -14,7 +14,7 @@ import pytest
 import waitress
 
 from realtime_fer import demo
-from realtime_fer.recognizer import DEFAULT_MODEL
+from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.web import create_app
 from realtime_fer.web.server import create_server
 

@@ -27,7 +27,7 @@ def register_model(name: str, description: str, serve_tta: str = "none", **train
     """Decorator: register ``builder(**config) -> nn.Module`` under ``name``.
 
     ``serve_tta``: the test-time augmentation exported models of this architecture are served with
-    (``recognizer.TTA_MODES``).
+    (``tta.TTA_MODES``).
     """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from realtime_fer.emotions import EMOTIONS
+from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE
 from realtime_fer.models.registry import create_model, model_entry
 from realtime_fer.preprocess import INPUT_SIZE
 
@@ -40,8 +41,8 @@ def model_from_json(spec: dict[str, Any] | str | Path) -> nn.Module:
 def load_trained(model_dir: Path) -> nn.Module:
     """Rebuild a model from ``model.json`` + ``weights.pt`` (the paper's JSON + weights route), in eval
     mode."""
-    model = model_from_json(model_dir / "model.json")
-    model.load_state_dict(torch.load(model_dir / "weights.pt", weights_only=True))
+    model = model_from_json(model_dir / SPEC_FILE)
+    model.load_state_dict(torch.load(model_dir / WEIGHTS_FILE, weights_only=True))
     return model.eval()
 
 

@@ -12,12 +12,12 @@ from typing import IO, Any
 
 from flask import Flask, Request
 
-from realtime_fer.recognizer import DEFAULT_MODEL
+from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.web import access, api, errors, pages, services, stream
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
-    "TTA": None,  # test-time augmentation, one of recognizer.TTA_MODES; None: the model's own setting
+    "TTA": None,  # test-time augmentation, one of tta.TTA_MODES; None: the model's own setting
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)

@@ -1,0 +1,36 @@
+"""Test-time augmentation: the views of each face that are classified and averaged (no torch).
+
+"none": the face alone. "flip": the face and its mirror image. "ten": the face and four copies
+shifted by ``TTA_SHIFT`` pixels (up, down, left, right; edges repeated), each also mirrored.
+"""
+
+import numpy as np
+
+# Training's affine jitter shifts faces uniformly within +-4.8 px (standard deviation 2.8 px), so
+# 3 px is a typical training shift.
+TTA_SHIFT = 3
+# how reports name each mode after the precision, e.g. "int8 + flip TTA"
+TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}
+TTA_MODES = tuple(TTA_NAMES)
+
+
+def check_tta(tta: str, what: str = "tta") -> str:
+    """``tta`` itself when it is one of :data:`TTA_MODES`, else a ``ValueError`` naming them."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"{what} must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+    return tta
+
+
+def tta_views(inputs: np.ndarray, tta: str) -> np.ndarray:
+    """The views of an (N, 1, H, W) batch that ``tta`` classifies, stacked view by view: (V*N, 1, H, W)."""
+    if tta == "none":
+        return inputs
+    views = [inputs]
+    if tta == "ten":
+        s = TTA_SHIFT
+        height, width = inputs.shape[-2:]
+        padded = np.pad(inputs, ((0, 0), (0, 0), (s, s), (s, s)), mode="edge")
+        for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
+            views.append(padded[..., s + dy : s + dy + height, s + dx : s + dx + width])
+    views += [view[..., ::-1] for view in views]
+    return np.ascontiguousarray(np.concatenate(views))
