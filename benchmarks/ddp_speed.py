@@ -21,6 +21,7 @@ import numpy as np
 from common import table, write_results
 
 from realtime_fer.emotions import EMOTIONS
+from realtime_fer.options import TRAIN_PRECISIONS
 
 
 def write_faces(root: Path, count: int) -> None:
@@ -38,7 +39,7 @@ def run(processes: int, root: Path, out: Path, args: argparse.Namespace) -> dict
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     command += ["-m", "realtime_fer.cli", "train", "--data", str(root), "--model", args.model]
-    command += ["--epochs", str(args.epochs), "--out", str(out), "--precision", args.precision]
+    command += ["--epochs", str(args.epochs), "--out", str(out), "--train-precision", args.precision]
     subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     last = list(csv.DictReader((out / "history.csv").read_text().splitlines()))[-1]
     return {
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--model", default="paper")
     parser.add_argument("--faces", type=int, default=2560)
     parser.add_argument("--epochs", type=int, default=2, help="the last one is timed")
-    parser.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--precision", default="fp32", choices=TRAIN_PRECISIONS)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

@@ -34,6 +34,7 @@ from realtime_fer.device import pick_device
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.models import create_model
 from realtime_fer.models.spec import probe
+from realtime_fer.options import TRAIN_PRECISIONS
 from realtime_fer.train import TrainConfig, make_optimizer, run_epoch
 
 FER_TRAIN_FACES = 28_709
@@ -43,8 +44,8 @@ PAPER_BATCH = 64
 
 def ours(model_name: str, precision: str, batches: int) -> dict:
     """Images/s of our training loop for ``batches`` steps after a warm-up."""
-    cfg = TrainConfig(data="", model=model_name, val_split="unused", precision=precision).resolved()
-    device, amp_dtype = pick_device(cfg.device, cfg.precision)
+    cfg = TrainConfig(data="", model=model_name, train_precision=precision).resolved()
+    device, amp_dtype = pick_device(cfg.device, cfg.train_precision)
     torch.manual_seed(0)
     model = create_model(model_name).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
@@ -75,8 +76,8 @@ def torch_row(training: str, amp_dtype: torch.dtype | None, batch: int, augment:
 def convolution_ceiling(model_name: str, precision: str, batches: int) -> dict:
     """Images/s if a training step were its convolutions alone (forward and backward, nothing else):
     a ceiling for any training loop of this network on this CPU, since every loop must run them."""
-    cfg = TrainConfig(data="", model=model_name, val_split="unused", precision=precision).resolved()
-    device, amp_dtype = pick_device(cfg.device, cfg.precision)
+    cfg = TrainConfig(data="", model=model_name, train_precision=precision).resolved()
+    device, amp_dtype = pick_device(cfg.device, cfg.train_precision)
     model = create_model(model_name)
     face_shapes: dict[nn.Conv2d, torch.Size] = {}  # each convolution's input for one face
 
@@ -160,7 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="paper")
     parser.add_argument("--batches", type=int, default=60, help="timed batches, after a warm-up")
-    parser.add_argument("--precision", nargs="+", default=["auto", "fp32"], choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--precision", nargs="+", default=["auto", "fp32"], choices=TRAIN_PRECISIONS)
     args = parser.parse_args()
     paper = in_own_process(paper_stack, args.batches)
     rows = [paper] if paper else []

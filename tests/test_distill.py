@@ -58,7 +58,7 @@ def test_teachers_refuse_an_unknown_view_set(tmp_path):
 def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: float) -> dict:
     """The student's weights after one training epoch of one batch."""
     cfg = TrainConfig(
-        data="", model="compact", val_split="unused", distill_weight=distill_weight, batch_size=16
+        data="", model="compact", distill_weight=distill_weight, batch_size=16
     ).resolved()
     torch.manual_seed(0)
     student = create_model("compact")

@@ -56,7 +56,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess 
 
     base = tmp_path_factory.mktemp("ddp")
     root = write_kaggle_tree(base / "fer", synthetic_faces({"train": 12, "public": 4}))
-    args = ["train", "--data", str(root), "--model", "linear", "--precision", "fp32", "--seed", "5"]
+    args = ["train", "--data", str(root), "--model", "linear", "--train-precision", "fp32", "--seed", "5"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REALTIME_FER_CACHE", str(base / "cache"))
         assert main([*args, "--out", str(base / "one")]) == 0

@@ -76,7 +76,7 @@ def test_json_round_trip_rebuilds_the_same_network():
 
 def test_unknown_model_and_bad_spec_are_clear_errors():
     assert "paper" in list_models()
-    with pytest.raises(KeyError, match="unknown model 'vgg99'"):
+    with pytest.raises(KeyError, match="unknown architecture 'vgg99'"):
         create_model("vgg99")
     with pytest.raises(ValueError, match="not a realtime-fer/1 model spec"):
         model_from_json({"architecture": "paper"})

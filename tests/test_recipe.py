@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from realtime_fer import device as device_module
+from realtime_fer import options
 from realtime_fer import train as train_module
-from realtime_fer.augment import AUGMENTATIONS, random_affine, random_erasing
+from realtime_fer.augment import AUGMENTATIONS, augmentation, random_affine, random_erasing
 from realtime_fer.data import FaceSet
-from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, train
+from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, make_schedule, train
 from tests.conftest import synthetic_faces, write_kaggle_tree
 
 
@@ -60,8 +61,37 @@ def test_no_augmentation_is_the_identity():
     assert torch.equal(AUGMENTATIONS["none"](images, torch.Generator()), images)
 
 
+def test_every_option_the_cli_offers_is_implemented_and_nothing_else():
+    assert tuple(AUGMENTATIONS) == options.AUGMENTS
+    model = torch.nn.Linear(2, 2)
+    for name in options.OPTIMIZERS:
+        make_optimizer(TrainConfig(data="", optimizer=name).resolved(), model)
+    for name in options.SCHEDULES:
+        optimizer = make_optimizer(TrainConfig(data="").resolved(), model)
+        make_schedule(TrainConfig(data="", schedule=name).resolved(), optimizer, steps_per_epoch=3)
+    for precision in options.TRAIN_PRECISIONS:
+        device_module.pick_device("cpu", precision)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; use adam, adamw, sgd"):
+        make_optimizer(TrainConfig(data="", optimizer="rmsprop").resolved(), model)
+    with pytest.raises(ValueError, match="unknown schedule 'cosine'"):
+        make_schedule(TrainConfig(data="", schedule="cosine").resolved(), optimizer, steps_per_epoch=3)
+    with pytest.raises(ValueError, match="unknown augmentation 'heavy'"):
+        augmentation("heavy")
+
+
+def test_resolving_a_config_reads_no_data(tmp_path):
+    missing = str(tmp_path / "nowhere")
+    assert TrainConfig(data=missing, model="paper").resolved().val_split is None
+    assert TrainConfig(data=missing, model="paper", holdout=0.1).resolved().val_split == "train_holdout"
+
+
+def test_a_recorded_config_with_the_old_precision_name_still_loads():
+    record = {"data": "d", "model": "paper", "precision": "fp32", "val_split": "public_test"}
+    assert TrainConfig.from_record(record).train_precision == "fp32"
+
+
 def test_sgd_is_nesterov_momentum_with_the_recipes_decay():
-    cfg = TrainConfig(data="", model="paper", optimizer="sgd", lr=0.1, weight_decay=1e-4, val_split="x")
+    cfg = TrainConfig(data="", model="paper", optimizer="sgd", lr=0.1, weight_decay=1e-4)
     optimizer = make_optimizer(cfg.resolved(), torch.nn.Linear(2, 2))
     assert isinstance(optimizer, torch.optim.SGD)
     group = optimizer.param_groups[0]
@@ -76,7 +106,7 @@ def test_pick_device_honours_the_precision(monkeypatch):
     for supported, expected in ((True, torch.bfloat16), (False, None)):
         monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda supported=supported: supported)
         assert device_module.pick_device("cpu", "auto") == (cpu, expected)
-    with pytest.raises(ValueError, match="unknown precision"):
+    with pytest.raises(ValueError, match="unknown training precision"):
         device_module.pick_device("cpu", "fp8")
 
 
@@ -119,7 +149,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_p
     def config(name: str, **extra) -> TrainConfig:
         out = str(tmp_path / name)
         root = str(small_root)
-        return TrainConfig(data=root, model="compact", out=out, epochs=2, precision="fp32", **extra)
+        return TrainConfig(data=root, model="compact", out=out, epochs=2, train_precision="fp32", **extra)
 
     straight = train(config("straight"))
     real_epoch, calls = train_module.run_epoch, []

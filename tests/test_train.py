@@ -126,7 +126,7 @@ def test_a_model_served_with_ten_views_records_their_accuracy(small_root, tmp_pa
 def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
     # PyTorch's patience=2 (the paper's Keras callback would cut after two: see the README)
     model = torch.nn.Linear(2, 2)
-    cfg = TrainConfig(data="", model="paper", val_split="unused").resolved()
+    cfg = TrainConfig(data="", model="paper").resolved()
     optimizer = train_module.make_optimizer(cfg, model)
     scheduler, per_batch = train_module.make_schedule(cfg, optimizer, steps_per_epoch=1)
     assert not per_batch
@@ -156,7 +156,7 @@ def test_a_single_process_run_trains_as_before(model, options, expected, tmp_pat
     monkeypatch.setattr("realtime_fer.export.export_run", lambda out: None)  # the history is enough
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 12, "public": 4}))
     config = TrainConfig(
-        data=str(root), model=model, out=str(tmp_path / "run"), epochs=2, seed=3, precision="fp32",
+        data=str(root), model=model, out=str(tmp_path / "run"), epochs=2, seed=3, train_precision="fp32",
         device="cpu", **options,
     )
     rows = list(csv.DictReader((train(config) / "history.csv").read_text().splitlines()))

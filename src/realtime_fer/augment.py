@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from realtime_fer.options import AUGMENTS, check_choice
+
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
 
 
@@ -98,3 +100,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "flip": random_flip,
     "strong": strong,
 }
+
+
+def augmentation(name: str) -> Augmentation:
+    """The batch augmentation ``--augment name`` stands for (one of :data:`options.AUGMENTS`)."""
+    return AUGMENTATIONS[check_choice("augmentation", name, AUGMENTS)]

@@ -15,6 +15,7 @@ from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DetectorError
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError
+from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
 from realtime_fer.sources import SourceError, redact
 from realtime_fer.tta import TTA_MODES, TTA_SHIFT
 
@@ -28,6 +29,7 @@ TRAIN_EXTRA_MODULES = {
     "export": ("torch", "onnx", "onnxscript"),
     "quantize": ("onnx",),
 }
+MODEL_HELP = f"a shipped model's name (default: {DEFAULT_MODEL}) or a model folder"
 VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
 
 
@@ -60,7 +62,8 @@ def train(args: argparse.Namespace) -> None:
     from realtime_fer.train import TrainConfig
     from realtime_fer.train import train as run
 
-    options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    # an option not given is None: TrainConfig's default, or the architecture's recipe
+    options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
     run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
 
 
@@ -329,43 +332,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="explore", help="folder for the PNGs (default: ./explore)")
 
     p = sub.add_parser("summary", help="layer table with output shapes and parameter counts")
-    p.add_argument("--model", default="paper", help="a registered architecture, a shipped model or a folder")
+    p.add_argument("--model", default="paper",
+                   help="an architecture (paper, compact, vgg, ...), a shipped model (accurate, ...) or a "
+                   "model folder")
 
-    p = sub.add_parser("train", help="train a registered model (defaults: its recipe)")
+    p = sub.add_parser("train", help="train an architecture with its recipe (options override it)")
     p.add_argument("--data", required=True, help="fer2013.csv or a folder with train/ and test/")
-    p.add_argument("--model", default="paper", help="registered architecture whose recipe to run")
-    p.add_argument("--out", help="run folder (default: runs/MODEL)")
+    p.add_argument("--model", help="the architecture whose recipe to run (default: paper)")
+    p.add_argument("--out", help="run folder (default: runs/ARCHITECTURE)")
     p.add_argument("--epochs", type=int, help="length of the run")
     p.add_argument("--batch-size", type=int, help="faces per training step (split over torchrun's processes)")
     p.add_argument("--lr", type=float, help="learning rate (the peak rate of onecycle)")
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="adam (as Keras), adamw or sgd")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="adam is Keras' Adam; sgd: Nesterov momentum 0.9")
     p.add_argument("--weight-decay", type=float, help="L2 (adam, sgd) or decoupled (adamw) decay")
-    p.add_argument("--schedule", choices=("plateau", "onecycle"), help="learning-rate schedule")
-    p.add_argument("--augment", choices=("none", "flip", "strong"), help="batch augmentation")
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    p.add_argument("--augment", choices=AUGMENTS, help="batch augmentation")
     p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (0: off)")
     p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (0: off)")
     p.add_argument("--ema", type=float, help="EMA decay of the weights (0: off)")
-    p.add_argument("--select", choices=("best", "last"), help="export the best validation epoch or the last")
+    p.add_argument("--select", choices=SELECTS, help="export the best validation epoch or the last")
     p.add_argument("--holdout", type=float, help="validate on this stratified fraction of train instead")
     p.add_argument("--teacher", help="distil from these models (names or folders, comma-separated)")
     p.add_argument("--teacher-tta", choices=TTA_MODES, help="the views of each face the teachers average")
     p.add_argument("--distill-weight", type=float, help="share of the distillation loss, 0-1")
     p.add_argument("--temperature", type=float, help="softmax temperature of distillation")
-    p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and augmentation")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--seed", type=int, help="seeds weights, shuffling and augmentation (default 0)")
+    p.add_argument("--device", help="auto (the default), cpu, cuda, cuda:1, ...")
     p.add_argument(
-        "--precision", default="auto", choices=("auto", "fp32", "bf16"),
-        help="training arithmetic: bf16 autocast where the hardware has it (auto), or fp32",
+        "--train-precision", choices=TRAIN_PRECISIONS,
+        help="training arithmetic: bf16 autocast where the hardware has it (auto, the default), or fp32",
     )
+    # its old name, still accepted (evaluate's --precision is the served graph, another thing)
+    p.add_argument("--precision", dest="train_precision", choices=TRAIN_PRECISIONS, help=argparse.SUPPRESS)
     p.add_argument("--val-split", choices=SPLITS, help="default: public_test if present, else test")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoints/last.pt")
     p.add_argument("--sync-bn", action="store_true", help="torchrun on GPUs: BatchNorm over the global batch")
 
-    p = sub.add_parser("export", help="export a run's best checkpoint (e.g. after Ctrl-C)")
+    p = sub.add_parser("export", help="export a run's selected checkpoint (e.g. after Ctrl-C)")
     p.add_argument("run", help="run folder holding checkpoints/")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class report and confusion matrix via ONNX")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--data", required=True, help="fer2013.csv, a Kaggle root, or a folder of class folders")
     p.add_argument("--split", choices=SPLITS, help="needed for a CSV or a Kaggle root")
     add_tta_option(p)
@@ -373,20 +380,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="graph to run (default auto: int8 where its quantization report shows no real loss)",
+        help="the served graph, fp32 or int8 (default auto: int8 where its quantization report shows no "
+        "real loss)",
     )
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--report", help="write the JSON report here")
 
     p = sub.add_parser("quantize", help="int8 copy of a model (model.int8.onnx) and its accuracy change")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--data", required=True, help="fer2013.csv or a Kaggle root (train calibrates)")
     p.add_argument("--calibration-faces", type=int, default=500, help="training faces to calibrate on")
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
@@ -395,14 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
     p.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
     p.add_argument("--csv", help="per-frame, per-face results to write")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
     p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or model folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")

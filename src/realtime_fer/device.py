@@ -1,8 +1,10 @@
-"""Choosing the device and the numeric precision for training."""
+"""Choosing the device and the numeric precision (autocast) for training."""
 
 from pathlib import Path
 
 import torch
+
+from realtime_fer.options import TRAIN_PRECISIONS, check_choice
 
 
 def cpu_supports_bf16() -> bool:
@@ -15,7 +17,9 @@ def cpu_supports_bf16() -> bool:
 
 
 def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.device, torch.dtype | None]:
-    """(device, autocast dtype or None for fp32). ``auto`` means CUDA when present, bf16 where fast."""
+    """(device, autocast dtype or None for fp32) for a training ``precision`` of
+    :data:`options.TRAIN_PRECISIONS`. ``auto`` means CUDA when present, bf16 where fast."""
+    check_choice("training precision", precision, TRAIN_PRECISIONS)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     chosen = torch.device(device)
@@ -23,8 +27,6 @@ def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.de
         return chosen, None
     if precision == "bf16":
         return chosen, torch.bfloat16
-    if precision != "auto":
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
     if chosen.type == "cuda":
         return chosen, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     return chosen, torch.bfloat16 if cpu_supports_bf16() else None

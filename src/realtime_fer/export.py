@@ -109,7 +109,7 @@ def export_run(run_dir: str | os.PathLike) -> dict:
     spec = model_to_json(model)  # today's spec format, whatever the checkpoint's
     save_model(model, spec, run_dir)
 
-    train_set, val_set = load_splits(TrainConfig(**config))
+    train_set, val_set = load_splits(TrainConfig.from_record(config))
     accuracy, reports = {}, {}
     for tta in dict.fromkeys(("none", "flip", spec["serving"]["tta"])):  # and the TTA it is served with
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)

@@ -12,7 +12,7 @@ Faces stay uint8 in the (memory-mapped) data cache and become float32 one batch 
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,12 @@ from torch import nn
 from tqdm import tqdm
 
 from realtime_fer import data, distributed
-from realtime_fer.augment import AUGMENTATIONS, mixup
+from realtime_fer.augment import augmentation, mixup
 from realtime_fer.device import pick_device
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.distributed import ALONE, World
 from realtime_fer.models import create_model, model_entry, model_to_json
+from realtime_fer.options import OPTIMIZERS, SCHEDULES, check_choice
 from realtime_fer.preprocess import to_model_input
 
 HISTORY_FIELDS = (
@@ -75,14 +76,24 @@ class TrainConfig:
     temperature: float | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"
+    train_precision: str = "auto"  # autocast: options.TRAIN_PRECISIONS (not the served graph's)
     val_split: str | None = None
     resume: bool = False
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics of the whole global batch
     command: str = ""  # the command line that started the run, recorded in metrics.json
 
+    @classmethod
+    def from_record(cls, record: dict) -> "TrainConfig":
+        """The config a checkpoint or ``metrics.json`` recorded; older runs said ``precision`` for
+        ``train_precision``."""
+        record = dict(record)
+        if "precision" in record:
+            record["train_precision"] = record.pop("precision")
+        return cls(**record)
+
     def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` filled from the registry entry of ``model``."""
+        """A copy with every ``None`` filled from the registry entry of ``model`` (reads no data:
+        a ``val_split`` left ``None`` is chosen where the data is loaded, in :func:`train`)."""
         defaults = model_entry(self.model).train_defaults
         values = {
             k: (defaults.get(k, RECIPE_DEFAULTS.get(k)) if v is None else v) for k, v in asdict(self).items()
@@ -90,34 +101,32 @@ class TrainConfig:
         values["out"] = values["out"] or f"runs/{self.model}"
         if values["holdout"]:
             values["val_split"] = "train_holdout"
-        elif values["val_split"] is None:
-            values["val_split"] = data.validation_split(self.data)
         return TrainConfig(**values)
 
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """``cfg.optimizer`` (one of :data:`options.OPTIMIZERS`) over ``model``'s parameters."""
+    check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
     if cfg.optimizer == "adam":  # Keras' Adam epsilon, as in the paper
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=1e-7, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
-        )
-    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use adam, adamw or sgd")
+    return torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+    )
 
 
 def make_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-    """(scheduler, steps per batch?): the paper's plateau schedule steps once an epoch on val loss."""
+    """(scheduler, steps per batch?) for ``cfg.schedule`` (one of :data:`options.SCHEDULES`): the
+    paper's plateau schedule steps once an epoch on the validation loss, onecycle every batch."""
+    check_choice("schedule", cfg.schedule, SCHEDULES)
     if cfg.schedule == "plateau":  # the paper: ReduceLROnPlateau(val_loss, 0.1, patience 2, min 1e-5)
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=0.1, patience=2, min_lr=1e-5
         ), False
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
-        ), True
-    raise ValueError(f"unknown schedule {cfg.schedule!r}; use plateau or onecycle")
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
+    ), True
 
 
 def holdout_split(faces: data.FaceSet, fraction: float, seed: int) -> tuple[data.FaceSet, data.FaceSet]:
@@ -189,7 +198,7 @@ def run_epoch(
     """
     training = optimizer is not None
     model.train(training)
-    augment = AUGMENTATIONS[cfg.augment]
+    augment = augmentation(cfg.augment)
     augment_generator = generator if augment_generator is None else augment_generator
     total_loss, correct, seen, start, teacher_seconds = 0.0, 0, 0, time.perf_counter(), 0.0
     progress = tqdm(
@@ -286,7 +295,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
 
 def load_splits(cfg: TrainConfig) -> tuple[data.FaceSet, data.FaceSet]:
-    """(train, validation): validation is a test split, or a stratified holdout of train."""
+    """(train, validation): validation is ``cfg.val_split``, or a stratified holdout of train."""
     train_set = data.load(cfg.data, "train")
     if cfg.holdout:
         return holdout_split(train_set, cfg.holdout, cfg.seed)
@@ -329,6 +338,8 @@ def train(cfg: TrainConfig) -> Path:
 def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
     with distributed.main_first(world):  # rank 0 builds the data cache, the others then read it
         cfg = cfg.resolved()
+        if cfg.val_split is None:  # the data's own: public_test where the test split has halves
+            cfg = replace(cfg, val_split=data.validation_split(cfg.data))
         train_set, val_set = load_splits(cfg)
     if cfg.batch_size % world.size:
         raise SystemExit(
@@ -339,7 +350,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
     checkpoints = out / "checkpoints"
     if world.main:
         checkpoints.mkdir(parents=True, exist_ok=True)
-    device, amp_dtype = pick_device(device_name, cfg.precision)
+    device, amp_dtype = pick_device(device_name, cfg.train_precision)
     x_train, y_train = train_set.images, torch.from_numpy(train_set.labels)
     x_val, y_val = val_set.images, torch.from_numpy(val_set.labels)
     log = print if world.main else _silent

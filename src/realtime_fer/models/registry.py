@@ -32,7 +32,7 @@ def register_model(name: str, description: str, serve_tta: str = "none", **train
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
+            raise ValueError(f"architecture {name!r} is registered twice")
         _REGISTRY[name] = ModelEntry(name, builder, description, serve_tta, train_defaults)
         return builder
 
@@ -43,7 +43,7 @@ def model_entry(name: str) -> ModelEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(list_models())}") from None
+        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(list_models())}") from None
 
 
 def list_models() -> list[str]:
