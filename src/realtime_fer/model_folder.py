@@ -107,6 +107,12 @@ class ModelFolder:
         return graph, precision
 
 
+def accuracy_key(split: str, tta: str) -> str:
+    """How ``metrics.json`` (``accuracy``) and ``evaluation.json`` name a score: ``public_test``,
+    ``public_test_flip_tta``, ..."""
+    return split + ("" if tta == "none" else f"_{tta}_tta")
+
+
 def serving_tta(spec: dict, source: Path) -> str:
     """The TTA a ``model.json`` asks for; older folders say ``true`` / ``false`` for flip / none."""
     tta = spec.get("serving", {}).get("tta", "none")

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main
-from realtime_fer.model_folder import ModelError, resolve_model_dir
+from realtime_fer.model_folder import (
+    METRICS_FILE,
+    ModelError,
+    ModelFolder,
+    accuracy_key,
+    available_models,
+    read_json,
+    resolve_model_dir,
+)
 from realtime_fer.recognizer import EmotionRecognizer
 
 onnx = pytest.importorskip("onnx")
@@ -82,3 +90,11 @@ def test_serve_stops_with_one_line_and_exit_2(tmp_path, capsys):
     assert main(["serve", "--model", str(folder), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("realtime-fer serve: error: ") and "takes" in err
+
+
+def test_each_shipped_model_records_the_accuracy_of_the_tta_it_is_served_with():
+    assert available_models()
+    for name in available_models():
+        folder = ModelFolder.open(name)
+        metrics = read_json(folder.path / METRICS_FILE)
+        assert accuracy_key(metrics["config"]["val_split"], folder.serving_tta) in metrics["accuracy"], name
