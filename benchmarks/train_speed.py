@@ -35,7 +35,7 @@ from realtime_fer.emotions import EMOTIONS
 from realtime_fer.models import create_model
 from realtime_fer.models.spec import probe
 from realtime_fer.options import TRAIN_PRECISIONS
-from realtime_fer.train import TrainConfig, make_optimizer, run_epoch
+from realtime_fer.train import TrainConfig, Trainer, make_optimizer, train_epoch
 
 FER_TRAIN_FACES = 28_709
 WARMUP_BATCHES = 5
@@ -48,14 +48,14 @@ def ours(model_name: str, precision: str, batches: int) -> dict:
     device, amp_dtype = pick_device(cfg.device, cfg.train_precision)
     torch.manual_seed(0)
     model = create_model(model_name).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(cfg, model)
-    generator = torch.Generator().manual_seed(0)
+    order = torch.Generator().manual_seed(0)
+    trainer = Trainer(cfg, model, make_optimizer(cfg, model), device, amp_dtype, order)
     n = cfg.batch_size * batches
     x, y = np.random.default_rng(0).integers(0, 256, (n, 48, 48), np.uint8), torch.randint(0, 7, (n,))
     warmup = cfg.batch_size * WARMUP_BATCHES
-    run_epoch(model, x[:warmup], y[:warmup], cfg, device, amp_dtype, optimizer, generator)
+    train_epoch(trainer, x[:warmup], y[:warmup])
     start = time.perf_counter()
-    run_epoch(model, x, y, cfg, device, amp_dtype, optimizer, generator)
+    train_epoch(trainer, x, y)
     speed = n / (time.perf_counter() - start)
     return torch_row(f"realtime-fer ({model_name})", amp_dtype, cfg.batch_size, cfg.augment, speed)
 

@@ -93,7 +93,7 @@ def fer_csv(tmp_path, tiny_faces) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """One tiny paper-model run (1 epoch), trained and exported once for the whole session."""
-    from realtime_fer.train import TrainConfig, train
+    from realtime_fer.train import TrainConfig
 
     root = write_kaggle_tree(
         tmp_path_factory.mktemp("data") / "fer2013", synthetic_faces({"train": 12, "public": 4})
@@ -103,4 +103,14 @@ def trained_run(tmp_path_factory) -> Path:
         config = TrainConfig(
             data=str(root), out=str(tmp_path_factory.mktemp("run")), epochs=1, command="test"
         )
-        return train(config)
+        return train_and_export(config)
+
+
+def train_and_export(config) -> Path:
+    """What ``realtime-fer train`` does: train, then export the run; returns the run folder."""
+    from realtime_fer.export import export_run
+    from realtime_fer.train import train
+
+    run = train(config)
+    export_run(run.out, (run.train_set, run.val_set))
+    return run.out

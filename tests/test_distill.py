@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.models import create_model, model_to_json
-from realtime_fer.train import TrainConfig, make_optimizer, run_epoch, train
-from tests.conftest import synthetic_faces, write_kaggle_tree
+from realtime_fer.train import TrainConfig, Trainer, make_optimizer, train_epoch
+from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
 
 CPU = torch.device("cpu")
 
@@ -64,7 +64,8 @@ def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: 
     student = create_model("compact")
     optimizer = make_optimizer(cfg, student)
     generator = torch.Generator().manual_seed(0)
-    fit = run_epoch(student, faces, labels, cfg, CPU, None, optimizer, generator, teachers=teachers)
+    trainer = Trainer(cfg, student, optimizer, CPU, order=generator, teachers=teachers)
+    fit = train_epoch(trainer, faces, labels)
     assert 0 < fit["teacher_share"] < 1 if teachers else fit["teacher_share"] == 0
     return student.state_dict()
 
@@ -72,7 +73,7 @@ def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: 
 def test_full_distillation_ignores_the_labels_and_none_ignores_the_teacher(tmp_path):
     folder, _ = save_teacher(tmp_path / "t", 3)
     teachers = Teachers([folder], "none", CPU, None)
-    faces = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8).numpy()  # as run_epoch reads them
+    faces = torch.randint(0, 256, (16, 48, 48), dtype=torch.uint8).numpy()  # as train_epoch reads them
     labels = torch.arange(16) % 7
     shuffled = labels.roll(1)
 
@@ -89,7 +90,7 @@ def test_a_distilled_run_records_its_teacher_and_the_teachers_share(tmp_path, tr
     config = TrainConfig(
         data=str(root), model="vgg-kd", teacher=str(trained_run), out=str(tmp_path / "kd"), epochs=1
     )
-    out = train(config)
+    out = train_and_export(config)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["teacher"] == str(trained_run)
     assert metrics["config"]["teacher_tta"] == "flip" and metrics["config"]["distill_weight"] == 0.7

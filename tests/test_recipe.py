@@ -1,6 +1,8 @@
 """The recipe's parts one by one: holdout, augmentations, optimizers, devices, checkpoint selection,
 EMA export and resume."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +12,9 @@ from realtime_fer import options
 from realtime_fer import train as train_module
 from realtime_fer.augment import AUGMENTATIONS, augmentation, random_affine, random_erasing
 from realtime_fer.data import FaceSet
+from realtime_fer.export import export_run
 from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, make_schedule, train
-from tests.conftest import synthetic_faces, write_kaggle_tree
+from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
 
 
 @pytest.fixture
@@ -112,15 +115,12 @@ def test_pick_device_honours_the_precision(monkeypatch):
 
 def scripted_validation(monkeypatch, accuracies: list[float]) -> None:
     """Validation passes report ``accuracies`` in turn; training passes run for real."""
-    real_epoch, scores = train_module.run_epoch, iter(accuracies)
+    real_validate, scores = train_module.validate, iter(accuracies)
 
-    def run_epoch(*args, **kwargs):
-        result = real_epoch(*args, **kwargs)
-        if len(args) < 7 and "optimizer" not in kwargs:  # the validation pass has no optimizer
-            result["acc"] = next(scores)
-        return result
+    def validate(*args, **kwargs):
+        return {**real_validate(*args, **kwargs), "acc": next(scores)}
 
-    monkeypatch.setattr(train_module, "run_epoch", run_epoch)
+    monkeypatch.setattr(train_module, "validate", validate)
 
 
 @pytest.mark.parametrize(("select", "exported_epoch"), [("best", 1), ("last", 2)])
@@ -128,15 +128,16 @@ def test_select_exports_the_best_or_the_last_epoch(select, exported_epoch, small
     scripted_validation(monkeypatch, [0.9, 0.1])  # epoch 1 is the best, epoch 2 the last
     out = str(tmp_path / select)
     config = TrainConfig(data=str(small_root), model="compact", out=out, epochs=2, select=select)
-    out = train(config)
-    assert torch.load(out / "checkpoints" / "best.pt", weights_only=False)["epoch"] == exported_epoch
+    out = train_and_export(config)
+    assert torch.load(out / "checkpoints" / "selected.pt", weights_only=False)["epoch"] == exported_epoch
+    assert json.loads((out / "metrics.json").read_text())["best_epoch"] == exported_epoch
 
 
 def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
     config = TrainConfig(
         data=str(small_root), model="compact", out=str(tmp_path / "e"), epochs=1, batch_size=8, ema=0.9
     )
-    out = train(config)
+    out = train_and_export(config)
     exported = torch.load(out / "weights.pt")
     last = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
     averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
@@ -151,19 +152,38 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_p
         root = str(small_root)
         return TrainConfig(data=root, model="compact", out=out, epochs=2, train_precision="fp32", **extra)
 
-    straight = train(config("straight"))
-    real_epoch, calls = train_module.run_epoch, []
+    straight = train_and_export(config("straight"))
+    real_epoch, calls = train_module.train_epoch, []
 
     def interrupt_second_epoch(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:  # epoch 2's training pass
+        if len(calls) == 2:
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "run_epoch", interrupt_second_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
     with pytest.raises(SystemExit):
         train(config("resumed"))
-    monkeypatch.setattr(train_module, "run_epoch", real_epoch)
-    resumed = train(config("resumed", resume=True))
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
+    resumed = train_and_export(config("resumed", resume=True))
     a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_folder_from_before_selected_pt_still_exports_and_resumes(small_root, tmp_path):
+    """Runs started before the rename hold checkpoints/best.pt and record ``precision``."""
+    def config(epochs: int, **extra) -> TrainConfig:  # plateau: a schedule that a longer run extends
+        root, out = str(small_root), str(tmp_path / "old")
+        return TrainConfig(data=root, model="compact", schedule="plateau", out=out, epochs=epochs, **extra)
+
+    out = train(config(1)).out
+    checkpoints = out / "checkpoints"
+    (checkpoints / "selected.pt").rename(checkpoints / "best.pt")
+    last = torch.load(checkpoints / "last.pt", weights_only=False)
+    last["config"]["precision"] = last["config"].pop("train_precision")
+    torch.save(last, checkpoints / "last.pt")
+    assert export_run(out)["best_epoch"] == 1  # exported from best.pt
+    train(config(2, resume=True, select="last"))
+    assert not (checkpoints / "best.pt").exists()  # renamed on resume, then kept up to date
+    assert torch.load(checkpoints / "selected.pt", weights_only=False)["epoch"] == 2
+    assert export_run(out)["epochs"] == 2

@@ -13,7 +13,7 @@ from realtime_fer.evaluate import evaluate
 from realtime_fer.export import export_run
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.train import TrainConfig, mixed_loss, train
-from tests.conftest import synthetic_faces, write_kaggle_tree
+from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_one_epoch_run_writes_every_artifact(trained_run):
         "curves.png",
         "confusion_matrix.png",
         "evaluation.json",
-        "checkpoints/best.pt",
+        "checkpoints/selected.pt",
         "checkpoints/last.pt",
     ):
         assert (trained_run / name).is_file(), name
@@ -51,29 +51,29 @@ def test_one_epoch_run_writes_every_artifact(trained_run):
 def test_same_seed_gives_identical_weights(small_root, tmp_path):
     runs = []
     for name in ("a", "b"):
-        train(TrainConfig(data=str(small_root), out=str(tmp_path / name), epochs=1, seed=7, command="t"))
+        train_and_export(TrainConfig(data=str(small_root), out=str(tmp_path / name), epochs=1, seed=7))
         runs.append(torch.load(tmp_path / name / "weights.pt"))
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
-def test_ctrl_c_keeps_the_best_checkpoint_and_resume_continues(small_root, tmp_path, monkeypatch):
+def test_ctrl_c_keeps_the_selected_checkpoint_and_resume_continues(small_root, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    real_epoch, calls = train_module.run_epoch, []
+    real_epoch, calls = train_module.train_epoch, []
 
-    def interrupt_third_pass(*args, **kwargs):
+    def interrupt_second_epoch(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:  # epoch 2's training pass (each epoch = train pass + validation pass)
+        if len(calls) == 2:
             raise KeyboardInterrupt
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "run_epoch", interrupt_third_pass)
+    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
     with pytest.raises(SystemExit) as stopped:
         train(TrainConfig(data=str(small_root), out=str(out), epochs=3, command="t"))
     assert stopped.value.code == 130
-    assert (out / "checkpoints" / "best.pt").is_file()
+    assert (out / "checkpoints" / "selected.pt").is_file()
     assert export_run(out)["best_epoch"] == 1  # the interrupted run is usable as it is
 
-    monkeypatch.setattr(train_module, "run_epoch", real_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
     train(TrainConfig(data=str(small_root), out=str(out), epochs=3, resume=True, command="t"))
     rows = list(csv.DictReader((out / "history.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
@@ -112,12 +112,12 @@ def test_mixed_loss_weighs_both_labels():
 
 def test_mixup_run_records_its_alpha(small_root, tmp_path):
     config = TrainConfig(data=str(small_root), model="compact", out=str(tmp_path / "m"), epochs=1, mixup=0.4)
-    out = train(config)
+    out = train_and_export(config)
     assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4
 
 
 def test_a_model_served_with_ten_views_records_their_accuracy(small_root, tmp_path):
-    out = train(TrainConfig(data=str(small_root), model="vgg", out=str(tmp_path / "v"), epochs=1))
+    out = train_and_export(TrainConfig(data=str(small_root), model="vgg", out=str(tmp_path / "v"), epochs=1))
     accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
     assert set(accuracy) == {"public_test", "public_test_flip_tta", "public_test_ten_tta"}
     assert json.loads((out / "model.json").read_text())["serving"] == {"tta": "ten"}
@@ -152,13 +152,12 @@ def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
         ),
     ],
 )
-def test_a_single_process_run_trains_as_before(model, options, expected, tmp_path, monkeypatch):
-    monkeypatch.setattr("realtime_fer.export.export_run", lambda out: None)  # the history is enough
+def test_a_single_process_run_trains_as_before(model, options, expected, tmp_path):
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 12, "public": 4}))
     config = TrainConfig(
         data=str(root), model=model, out=str(tmp_path / "run"), epochs=2, seed=3, train_precision="fp32",
         device="cpu", **options,
     )
-    rows = list(csv.DictReader((train(config) / "history.csv").read_text().splitlines()))
+    rows = list(csv.DictReader((train(config).out / "history.csv").read_text().splitlines()))
     got = [tuple(float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")) for r in rows]
     assert got == [pytest.approx(row, abs=2e-5) for row in expected]

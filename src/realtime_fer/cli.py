@@ -59,12 +59,15 @@ def summary(args: argparse.Namespace) -> None:
 
 @command
 def train(args: argparse.Namespace) -> None:
+    from realtime_fer.export import export_run
     from realtime_fer.train import TrainConfig
     from realtime_fer.train import train as run
 
     # an option not given is None: TrainConfig's default, or the architecture's recipe
     options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
-    run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
+    trained = run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
+    if trained is not None:  # the process that writes the run folder (rank 0 under torchrun)
+        export_run(trained.out, (trained.train_set, trained.val_set))
 
 
 @command

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from realtime_fer import data
 from realtime_fer.evaluate import evaluate, plot_confusion
 from realtime_fer.model_folder import (
     EVALUATION_FILE,
@@ -22,10 +23,11 @@ from realtime_fer.model_folder import (
     QUANTIZATION_FILE,
     SPEC_FILE,
     WEIGHTS_FILE,
+    accuracy_key,
 )
 from realtime_fer.models import count_parameters, model_from_json, model_to_json
 from realtime_fer.recognizer import EmotionRecognizer
-from realtime_fer.train import TrainConfig, load_splits
+from realtime_fer.train import LAST_CHECKPOINT, TrainConfig, load_splits, selected_checkpoint
 
 PARITY_TOLERANCE = 1e-4
 
@@ -97,33 +99,36 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
         raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
 
 
-def export_run(run_dir: str | os.PathLike) -> dict:
-    """Export the best checkpoint of a run folder and write its ``metrics.json``; returns the metrics."""
+def export_run(
+    run_dir: str | os.PathLike, splits: tuple[data.FaceSet, data.FaceSet] | None = None
+) -> dict:
+    """Export the selected checkpoint of a run folder and write its ``metrics.json``; returns the
+    metrics. ``splits``: the (train, validation) faces the run used, loaded again when not given."""
     run_dir = Path(run_dir)
-    best = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=False)
-    last = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    selected = torch.load(selected_checkpoint(run_dir / "checkpoints"), weights_only=False)
+    last = torch.load(run_dir / "checkpoints" / LAST_CHECKPOINT, weights_only=False)
     config = last["config"]
-    model = model_from_json(best["spec"])
-    model.load_state_dict(best["model"])
+    model = model_from_json(selected["spec"])
+    model.load_state_dict(selected["model"])
     model.eval()
     spec = model_to_json(model)  # today's spec format, whatever the checkpoint's
     save_model(model, spec, run_dir)
 
-    train_set, val_set = load_splits(TrainConfig.from_record(config))
+    train_set, val_set = splits or load_splits(TrainConfig.from_record(config))
     accuracy, reports = {}, {}
     for tta in dict.fromkeys(("none", "flip", spec["serving"]["tta"])):  # and the TTA it is served with
         report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
-        key = config["val_split"] + ("" if tta == "none" else f"_{tta}_tta")
+        key = accuracy_key(config["val_split"], tta)
         accuracy[key], reports[key] = report["accuracy"], report
     (run_dir / EVALUATION_FILE).write_text(json.dumps(reports, indent=2) + "\n")
     plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")
 
     history = last["history"]
     metrics = {
-        "model": best["spec"]["architecture"],
+        "model": selected["spec"]["architecture"],
         "parameters": count_parameters(model),
         "accuracy": accuracy,
-        "best_epoch": best["epoch"],
+        "best_epoch": selected["epoch"],  # the selected epoch: the last one with select="last"
         "epochs": len(history),
         "command": config["command"],
         "config": config,

@@ -1,8 +1,10 @@
-"""The training loop: one readable function, defaults taken from the model's registry entry.
+"""Training: :func:`train` runs the epochs of an architecture's recipe (defaults from its registry
+entry), each one :func:`train_epoch` and one :func:`validate`.
 
-A run folder holds ``checkpoints/last.pt`` (everything needed to resume), ``checkpoints/best.pt``
-(best validation accuracy), ``history.csv`` and ``curves.png`` (refreshed every epoch, the
-paper's live plot). At the end the best checkpoint is exported next to them (see :mod:`export`).
+A run folder holds ``checkpoints/last.pt`` (everything needed to resume), ``checkpoints/selected.pt``
+(the epoch ``--select`` keeps: the best validation accuracy, or the last; ``best.pt`` in older runs),
+``history.csv`` and ``curves.png`` (refreshed every epoch, the paper's live plot). The caller then
+exports the selected epoch next to them (:func:`export.export_run`).
 
 The same loop runs in one process or in several under ``torchrun`` (see :mod:`distributed`): each
 process then trains on its shard of every global batch, and rank 0 alone prints and writes the run folder.
@@ -14,6 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +33,9 @@ from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.options import OPTIMIZERS, SCHEDULES, check_choice
 from realtime_fer.preprocess import to_model_input
 
+LAST_CHECKPOINT = "last.pt"  # everything needed to resume
+SELECTED_CHECKPOINT = "selected.pt"  # the epoch --select keeps: what export_run exports
+OLD_SELECTED_CHECKPOINT = "best.pt"  # its name in runs from before, whichever epoch it held
 HISTORY_FIELDS = (
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s",
     "teacher_share",
@@ -172,91 +178,118 @@ def mixed_loss(
     return (lam * own + (1 - lam) * other).mean()
 
 
-def run_epoch(
-    model,
-    x,
-    y,
-    cfg,
-    device,
-    amp_dtype,
-    optimizer=None,
-    generator=None,
-    desc="",
-    batch_schedule=None,
-    ema=None,
-    teachers: Teachers | None = None,
-    world: World = ALONE,
-    augment_generator=None,
-) -> dict:
-    """One pass over uint8 faces ``x`` and labels ``y``; trains when an optimizer is given. Returns
-    loss, accuracy and speed, over all processes under torchrun.
+@dataclass
+class Trainer:
+    """What one training epoch uses and updates: the network, its optimizer and the run's randomness."""
 
-    ``generator`` orders the pass (the same on every process); ``augment_generator`` draws the
-    augmentation and mixup (each process its own; by default ``generator``, as in one process).
-    With ``teachers`` the training loss mixes the label loss with the distillation loss
-    (``cfg.distill_weight`` of it), and ``teacher_share`` is the fraction of the time spent in them.
-    """
-    training = optimizer is not None
-    model.train(training)
+    cfg: TrainConfig
+    network: nn.Module  # what trains: the model, or its DDP wrapper under torchrun
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast to this; None: fp32
+    order: torch.Generator | None = None  # shuffles each epoch, the same on every process
+    augment: torch.Generator | None = None  # augmentation and mixup, each process its own; None: order
+    batch_schedule: Any = None  # a learning-rate schedule stepped after every batch
+    ema: nn.Module | None = None  # an AveragedModel updated after every batch
+    teachers: Teachers | None = None
+    world: World = ALONE
+
+
+class Tally:
+    """Loss, accuracy and speed of one pass, summed over torchrun's processes at the end."""
+
+    def __init__(self) -> None:
+        self.loss, self.correct, self.seen, self.start = 0.0, 0, 0, time.perf_counter()
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, str]:
+        """Counts a batch; returns the running figures for a progress bar."""
+        self.loss += loss.item() * len(targets)
+        self.correct += (logits.argmax(1) == targets).sum().item()
+        self.seen += len(targets)
+        speed = self.seen / (time.perf_counter() - self.start)
+        loss, accuracy = self.loss / self.seen, self.correct / self.seen
+        return {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}", "img_s": f"{speed:.0f}"}
+
+    def result(self, world: World, device: torch.device) -> dict:
+        seconds = time.perf_counter() - self.start
+        loss, correct, seen = distributed.sum_over([self.loss, self.correct, self.seen], world, device)
+        return {"loss": loss / seen, "acc": correct / seen, "seconds": seconds,
+                "images_per_s": seen / seconds}
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+
+
+def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc: str = "") -> dict:
+    """One training pass over uint8 faces (N, 48, 48) and their labels, this process's shard of it
+    under torchrun: augmentation, mixup, the teachers' targets, a step a batch. Returns loss,
+    accuracy, seconds and images/s over all processes, and ``teacher_share``, the fraction of the
+    time spent in the teachers."""
+    t, cfg = trainer, trainer.cfg
+    t.network.train()
     augment = augmentation(cfg.augment)
-    augment_generator = generator if augment_generator is None else augment_generator
-    total_loss, correct, seen, start, teacher_seconds = 0.0, 0, 0, time.perf_counter(), 0.0
+    draws = t.order if t.augment is None else t.augment
+    tally, teacher_seconds = Tally(), 0.0
     progress = tqdm(
-        list(batches(len(y), cfg.batch_size if training else 256 * world.size, generator, world)),
+        list(batches(len(labels), cfg.batch_size, t.order, t.world)),
         desc=desc,
         unit="batch",
         leave=False,
-        disable=not (training and world.main) or None,
+        disable=not t.world.main or None,
         dynamic_ncols=True,
     )
     for index in progress:
-        inputs, targets = batch_inputs(x, index), y[index]
+        inputs, targets = augment(batch_inputs(faces, index), draws), labels[index]
         partner, lam = None, None
-        if training:
-            inputs = augment(inputs, augment_generator)
-            if cfg.mixup:
-                inputs, partner, lam = mixup(inputs, cfg.mixup, augment_generator)
+        if cfg.mixup:
+            inputs, partner, lam = mixup(inputs, cfg.mixup, draws)
         soft_targets = None
-        if training and teachers is not None:
+        if t.teachers is not None:
             teacher_start = time.perf_counter()
-            soft_targets = teachers.probabilities(inputs, cfg.temperature)
+            soft_targets = t.teachers.probabilities(inputs, cfg.temperature)
             teacher_seconds += time.perf_counter() - teacher_start
-        inputs = inputs.to(device, memory_format=torch.channels_last)
-        targets = targets.to(device)
-        with (
-            torch.set_grad_enabled(training),
-            torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
-        ):
-            logits = model(inputs)
-            smoothing = cfg.label_smoothing if training else 0.0
-            loss = mixed_loss(logits.float(), targets, smoothing, partner, lam)
+        inputs = inputs.to(t.device, memory_format=torch.channels_last)
+        targets = targets.to(t.device)
+        with autocast(t.device, t.amp_dtype):
+            logits = t.network(inputs)
+            loss = mixed_loss(logits.float(), targets, cfg.label_smoothing, partner, lam)
             if soft_targets is not None:
                 distilled = distillation_loss(logits, soft_targets, cfg.temperature)
                 loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * distilled
-        if training:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if batch_schedule is not None:
-                batch_schedule.step()
-            if ema is not None:
-                ema.update_parameters(model)
-        total_loss += loss.item() * len(targets)
-        correct += (logits.argmax(1) == targets).sum().item()
-        seen += len(targets)
-        speed = seen / (time.perf_counter() - start)
-        progress.set_postfix(
-            loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{speed:.0f}"
-        )
-    seconds = time.perf_counter() - start
-    total_loss, correct, seen = distributed.sum_over([total_loss, correct, seen], world, device)
-    return {
-        "loss": total_loss / seen,
-        "acc": correct / seen,
-        "seconds": seconds,
-        "images_per_s": seen / seconds,
-        "teacher_share": teacher_seconds / seconds,
-    }
+        t.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t.optimizer.step()
+        if t.batch_schedule is not None:
+            t.batch_schedule.step()
+        if t.ema is not None:
+            t.ema.update_parameters(t.network)
+        progress.set_postfix(tally.add(loss, logits, targets))
+    result = tally.result(t.world, t.device)
+    return {**result, "teacher_share": teacher_seconds / result["seconds"]}
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    faces: np.ndarray,
+    labels: torch.Tensor,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+    world: World = ALONE,
+) -> dict:
+    """Loss (plain cross-entropy) and accuracy of ``model`` on uint8 faces and their labels, in eval
+    mode, each process taking its shard under torchrun; seconds and images/s as in training."""
+    model.eval()
+    tally = Tally()
+    for index in batches(len(labels), 256 * world.size, world=world):
+        inputs = batch_inputs(faces, index).to(device, memory_format=torch.channels_last)
+        targets = labels[index].to(device)
+        with autocast(device, amp_dtype):
+            logits = model(inputs)
+            loss = mixed_loss(logits.float(), targets, 0.0)
+        tally.add(loss, logits, targets)
+    return tally.result(world, device)
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -321,11 +354,30 @@ def make_teachers(cfg: TrainConfig, device: torch.device, amp_dtype: torch.dtype
     return Teachers(names, cfg.teacher_tta, device, amp_dtype)
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Train ``cfg.model`` on ``cfg.data``; export the selected epoch into ``cfg.out``. Returns ``cfg.out``.
+@dataclass
+class TrainedRun:
+    """A finished run: its folder, and the data it trained and validated on (for the export)."""
 
-    ``select="best"`` (the paper) keeps the epoch with the best validation accuracy;
-    ``select="last"`` keeps the final weights, so the validation set never picks the model.
+    out: Path
+    train_set: data.FaceSet
+    val_set: data.FaceSet
+
+
+def selected_checkpoint(checkpoints: Path) -> Path:
+    """The checkpoint of the epoch a run exports: ``selected.pt``, or ``best.pt`` in runs from before
+    it had that name (which held the last epoch too when ``select="last"``)."""
+    selected = checkpoints / SELECTED_CHECKPOINT
+    old = checkpoints / OLD_SELECTED_CHECKPOINT
+    return old if old.is_file() and not selected.is_file() else selected
+
+
+def train(cfg: TrainConfig) -> TrainedRun | None:
+    """Train ``cfg.model`` on ``cfg.data`` into the run folder ``cfg.out``; the caller exports it
+    (:func:`export.export_run`). Returns the run on the process that writes it, ``None`` on the others.
+
+    ``select="best"`` (the paper) keeps the epoch with the best validation accuracy in
+    ``checkpoints/selected.pt``; ``select="last"`` keeps each epoch's weights there in turn, so the
+    validation set never picks the model. With ``ema`` those are the averaged weights.
     Under torchrun every process calls this; ``cfg.batch_size`` is the global batch.
     """
     world, device_name = distributed.join(cfg.device)
@@ -335,7 +387,7 @@ def train(cfg: TrainConfig) -> Path:
         distributed.leave(world)
 
 
-def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
+def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | None:
     with distributed.main_first(world):  # rank 0 builds the data cache, the others then read it
         cfg = cfg.resolved()
         if cfg.val_split is None:  # the data's own: public_test where the test split has halves
@@ -362,104 +414,58 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
     )
 
     torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)  # the order of each epoch: one for all processes
+    order = torch.Generator().manual_seed(cfg.seed)  # the order of each epoch: one for all processes
     model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
     network = distributed.wrap(model, world, device, cfg.sync_bn)  # what trains: DDP under torchrun
     model = getattr(network, "module", network)
-    augment_generator = generator
+    augment = order
     if world.distributed:  # each process draws its own augmentation and dropout
-        augment_generator = torch.Generator().manual_seed(cfg.seed + 1 + world.rank)
+        augment = torch.Generator().manual_seed(cfg.seed + 1 + world.rank)
         torch.manual_seed(cfg.seed + 1 + world.rank)
     optimizer = make_optimizer(cfg, model)
     steps_per_epoch = -(-(len(y_train) // world.size) // (cfg.batch_size // world.size))
     schedule, per_batch = make_schedule(cfg, optimizer, steps_per_epoch)
-    ema = make_ema(model, cfg.ema)
-    teachers = make_teachers(cfg, device, amp_dtype)
-    scored = ema.module if ema is not None else model  # the weights that are validated and exported
-    history: list[dict] = []
-    best_acc, start_epoch, train_seconds = -1.0, 1, 0.0
-    if cfg.resume and (checkpoints / "last.pt").exists():
-        state = torch.load(checkpoints / "last.pt", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        ranks = state.get("ranks") or []
-        if world.distributed and len(ranks) == world.size:
-            augment_generator.set_state(ranks[world.rank]["augment"])
-            torch.set_rng_state(ranks[world.rank]["torch_rng"])
-        elif world.distributed or ranks:
-            log(f"note: resuming on {world.size} process(es) a run saved from {len(ranks) or 1}: "
-                "the random augmentation does not continue as it would have")
-        history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
-        start_epoch = state["epoch"] + 1
-        log(f"resuming after epoch {state['epoch']} (best validation accuracy {best_acc:.4f})")
+    trainer = Trainer(
+        cfg, network, optimizer, device, amp_dtype, order, augment,
+        batch_schedule=schedule if per_batch else None,
+        ema=make_ema(model, cfg.ema),
+        teachers=make_teachers(cfg, device, amp_dtype),
+        world=world,
+    )
+    scored = model if trainer.ema is None else trainer.ema.module  # the weights validated and exported
+    state = {"history": [], "best_acc": -1.0, "train_seconds": 0.0, "epoch": 0}
+    if cfg.resume and (checkpoints / LAST_CHECKPOINT).exists():
+        state = resume(trainer, model, schedule, checkpoints, log)
+    history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
 
     try:
-        for epoch in range(start_epoch, cfg.epochs + 1):
+        for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            fit = run_epoch(
-                network,
-                x_train,
-                y_train,
-                cfg,
-                device,
-                amp_dtype,
-                optimizer,
-                generator,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                batch_schedule=schedule if per_batch else None,
-                ema=ema,
-                teachers=teachers,
-                world=world,
-                augment_generator=augment_generator,
-            )
+            fit = train_epoch(trainer, x_train, y_train, desc=f"epoch {epoch}/{cfg.epochs}")
             distributed.copy_buffers_from_main(scored, world)
-            val = run_epoch(scored, x_val, y_val, cfg, device, amp_dtype, world=world)
+            val = validate(scored, x_val, y_val, device, amp_dtype, world)
             if not per_batch:
                 schedule.step(val["loss"])
-            history.append(
-                {
-                    "epoch": epoch,
-                    "lr": lr,
-                    "train_loss": round(fit["loss"], 5),
-                    "train_acc": round(fit["acc"], 5),
-                    "val_loss": round(val["loss"], 5),
-                    "val_acc": round(val["acc"], 5),
-                    "seconds": round(fit["seconds"], 1),
-                    "images_per_s": round(fit["images_per_s"], 1),
-                    "teacher_share": round(fit["teacher_share"], 3),
-                }
-            )
+            history.append(history_row(epoch, lr, fit, val))
             improved = val["acc"] > best_acc
             best_acc = max(best_acc, val["acc"])
             train_seconds += time.perf_counter() - epoch_start
-            ranks = distributed.gather(
-                {"augment": augment_generator.get_state(), "torch_rng": torch.get_rng_state()}, world
-            )
+            random_states = {"augment": augment.get_state(), "torch_rng": torch.get_rng_state()}
+            ranks = distributed.gather(random_states, world)
             if world.main:
                 write_history(history, out)
                 if improved or cfg.select == "last":
-                    save_atomic(
-                        {
-                            "spec": model_to_json(scored),
-                            "model": scored.state_dict(),
-                            "epoch": epoch,
-                            "val_acc": val["acc"],
-                        },
-                        checkpoints / "best.pt",
-                    )
+                    selected = {"spec": model_to_json(scored), "model": scored.state_dict(), "epoch": epoch,
+                                "val_acc": val["acc"]}
+                    save_atomic(selected, checkpoints / SELECTED_CHECKPOINT)
                 save_atomic(
                     {
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(),
-                        "ema": ema.state_dict() if ema is not None else None,
-                        "generator": generator.get_state(),
+                        "ema": trainer.ema.state_dict() if trainer.ema is not None else None,
+                        "generator": order.get_state(),
                         "torch_rng": torch.get_rng_state(),
                         "ranks": ranks if world.distributed else None,
                         "history": history,
@@ -468,27 +474,63 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> Path:
                         "epoch": epoch,
                         "config": asdict(cfg),
                     },
-                    checkpoints / "last.pt",
+                    checkpoints / LAST_CHECKPOINT,
                 )
             log(
                 f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
                 f"val loss {val['loss']:.4f} acc {val['acc']:.4f}{' *' if improved else ''} | "
                 f"lr {lr:.1e} | {fit['seconds']:.1f} s, {fit['images_per_s']:.0f} images/s"
-                + (f", {fit['teacher_share']:.0%} in teachers" if teachers else ""),
+                + (f", {fit['teacher_share']:.0%} in teachers" if trainer.teachers else ""),
                 flush=True,
             )
     except KeyboardInterrupt:
         log(
-            f"\ninterrupted: {checkpoints / 'best.pt'} holds the selected epoch so far; "
+            f"\ninterrupted: {checkpoints / SELECTED_CHECKPOINT} holds the selected epoch so far; "
             f"continue with --resume, or run `realtime-fer export {out}`"
         )
         raise SystemExit(130) from None
+    return TrainedRun(out, train_set, val_set) if world.main else None
 
-    if world.main:
-        from realtime_fer.export import export_run
 
-        export_run(out)
-    return out
+def resume(trainer: Trainer, model: nn.Module, schedule, checkpoints: Path, log) -> dict:
+    """Restore a run from ``checkpoints/last.pt``: weights, optimizer, schedule, EMA and every random
+    state. Returns the checkpoint (its history, best accuracy, time and epoch)."""
+    state = torch.load(checkpoints / LAST_CHECKPOINT, weights_only=False)
+    world = trainer.world
+    model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    if trainer.ema is not None:
+        trainer.ema.load_state_dict(state["ema"])
+    trainer.order.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    ranks = state.get("ranks") or []
+    if world.distributed and len(ranks) == world.size:
+        trainer.augment.set_state(ranks[world.rank]["augment"])
+        torch.set_rng_state(ranks[world.rank]["torch_rng"])
+    elif world.distributed or ranks:
+        log(f"note: resuming on {world.size} process(es) a run saved from {len(ranks) or 1}: "
+            "the random augmentation does not continue as it would have")
+    old = checkpoints / OLD_SELECTED_CHECKPOINT
+    if world.main and old.is_file() and not (checkpoints / SELECTED_CHECKPOINT).is_file():
+        os.replace(old, checkpoints / SELECTED_CHECKPOINT)
+    log(f"resuming after epoch {state['epoch']} (best validation accuracy {state['best_acc']:.4f})")
+    return state
+
+
+def history_row(epoch: int, lr: float, fit: dict, val: dict) -> dict:
+    """One line of ``history.csv``."""
+    return {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": round(fit["loss"], 5),
+        "train_acc": round(fit["acc"], 5),
+        "val_loss": round(val["loss"], 5),
+        "val_acc": round(val["acc"], 5),
+        "seconds": round(fit["seconds"], 1),
+        "images_per_s": round(fit["images_per_s"], 1),
+        "teacher_share": round(fit["teacher_share"], 3),
+    }
 
 
 def _silent(*args, **kwargs) -> None:
