@@ -59,7 +59,8 @@ RECIPE_DEFAULTS = {
 
 @dataclass
 class TrainConfig:
-    """Options of ``realtime-fer train``; ``None`` takes the model's registered default."""
+    """Options of ``realtime-fer train``; ``None`` takes the default of the architecture's recipe
+    (its registry entry), else ``RECIPE_DEFAULTS``."""
 
     data: str
     model: str = "paper"
@@ -372,8 +373,9 @@ def selected_checkpoint(checkpoints: Path) -> Path:
 
 
 def train(cfg: TrainConfig) -> TrainedRun | None:
-    """Train ``cfg.model`` on ``cfg.data`` into the run folder ``cfg.out``; the caller exports it
-    (:func:`export.export_run`). Returns the run on the process that writes it, ``None`` on the others.
+    """Train the architecture ``cfg.model`` on ``cfg.data`` into the run folder ``cfg.out``; the caller
+    exports it (:func:`export.export_run`). Returns the run on the process that writes it, ``None`` on
+    the others.
 
     ``select="best"`` (the paper) keeps the epoch with the best validation accuracy in
     ``checkpoints/selected.pt``; ``select="last"`` keeps each epoch's weights there in turn, so the
