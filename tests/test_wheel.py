@@ -94,7 +94,7 @@ def test_predict_from_an_empty_folder_labels_the_faces_as_the_source_tree_does(
 
 def test_serve_from_an_empty_folder_answers_the_api(installed, face_image):
     _, bin_dir, env = installed
-    command = [str(bin_dir / "realtime-fer"), "serve", "--port", "0", "--threads", "2"]
+    command = [str(bin_dir / "realtime-fer"), "serve", "--port", "0"]
     server = subprocess.Popen(command, cwd=face_image.parent, env=env, stdout=subprocess.PIPE, text=True)
     try:
         port = None

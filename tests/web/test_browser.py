@@ -60,7 +60,7 @@ def start_server():
 
         def start(**config) -> str:
             config = {"MODEL": MODEL, "SOURCE": "demo", "STREAM_IDLE_SECONDS": 0.5, **config}
-            return servers.enter_context(serving(create_app(config), threads=6))
+            return servers.enter_context(serving(create_app(config)))
 
         yield start
 
