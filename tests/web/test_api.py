@@ -256,3 +256,17 @@ def test_a_file_source_is_shown_by_its_name_only(config, tmp_path):
     assert client.get("/api/stream_status").json["source"] == "clip.mp4"
     error = client.get("/video_feed").json["error"]
     assert "clip.mp4" in error and "secret-dir" not in error
+
+
+def test_a_filename_that_is_not_utf8_still_delivers_the_image(client):
+    # Werkzeug's own parser drops a part whose headers are not UTF-8, and the image looked absent
+    head = b'--zz\r\nContent-Disposition: form-data; name="image"; filename="caf\xe9.jpg"\r\n\r\n'
+    body = head + encode(one_face_frame()) + b"\r\n--zz--\r\n"
+    response = client.post("/api/predict", data=body, content_type="multipart/form-data; boundary=zz")
+    assert response.status_code == 200
+    assert len(response.json["faces"]) == 1
+
+
+def test_multipart_without_a_boundary(client):
+    response = client.post("/api/predict", data=b"whatever", content_type="multipart/form-data")
+    assert_error(response, 400, "'image'")

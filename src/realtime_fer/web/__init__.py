@@ -6,11 +6,10 @@
 Uploads and webcam frames are analysed in memory and never written anywhere.
 """
 
-import io
 import os
-from typing import IO, Any
+from typing import Any
 
-from flask import Flask, Request
+from flask import Flask
 
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.web import access, api, errors, pages, services, stream
@@ -36,13 +35,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class InMemoryRequest(Request):
-    """Keeps multipart uploads in memory; Werkzeug would spool those over 500 KB to a temp file."""
-
-    def _get_file_stream(self, *args: Any, **kwargs: Any) -> IO[bytes]:
-        return io.BytesIO()  # bounded by MAX_CONTENT_LENGTH
-
-
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app; ``config`` overrides :data:`DEFAULTS` (and any Flask setting).
 
@@ -50,7 +42,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     binds its port.
     """
     app = Flask(__name__)
-    app.request_class = InMemoryRequest
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     if app.config["DEBUG"]:

@@ -4,7 +4,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from realtime_fer.web import images
+from realtime_fer.web import images, multipart
 from realtime_fer.web.errors import client_gone, json_error
 from realtime_fer.web.gate import Overloaded
 from realtime_fer.web.services import services
@@ -58,10 +58,11 @@ def _upload() -> bytes:
     """The image bytes of a multipart ``image`` field or of a raw image body."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        upload = request.files.get("image")  # Werkzeug skips malformed parts
+        boundary = request.mimetype_params.get("boundary", "")
+        upload = multipart.file_part(request.get_data(cache=False), boundary, "image") if boundary else None
         if upload is None:
             raise images.ImageError("the form has no 'image' file field")
-        return upload.read()
+        return upload
     if mimetype in RAW_TYPES:
         return request.get_data(cache=False)
     raise images.ImageError(
