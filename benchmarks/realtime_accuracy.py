@@ -16,9 +16,9 @@ from common import SHARED_DATA, table, write_results
 
 from realtime_fer import data
 from realtime_fer.demo import compose_frame
+from realtime_fer.detectors.boxes import iou_matrix
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import DEFAULT_MODEL
-from realtime_fer.tracking import iou_matrix
 
 
 def main() -> None:

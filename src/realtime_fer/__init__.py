@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from realtime_fer.detector import FaceDetector
+    from realtime_fer.detector import FaceDetector, create_detector
     from realtime_fer.emotions import EMOTIONS
     from realtime_fer.pipeline import Face, FaceEmotionPipeline
     from realtime_fer.recognizer import Emotion, EmotionRecognizer
@@ -23,6 +23,7 @@ _EXPORTS = {
     "EmotionRecognizer": "realtime_fer.recognizer",
     "Face": "realtime_fer.pipeline",
     "FaceDetector": "realtime_fer.detector",
+    "create_detector": "realtime_fer.detector",
     "FaceEmotionPipeline": "realtime_fer.pipeline",
 }
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "FaceDetector",
     "FaceEmotionPipeline",
     "__version__",
+    "create_detector",
 ]
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime_fer.detectors.boxes import iou_matrix
+
 
 @dataclass
 class _Track:
@@ -16,17 +18,6 @@ class _Track:
     box: np.ndarray
     probabilities: np.ndarray
     missed: int = 0
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), xywh."""
-    ax, ay, aw, ah = np.asarray(a, np.float64).reshape(-1, 1, 4).transpose(2, 0, 1)
-    bx, by, bw, bh = np.asarray(b, np.float64).reshape(1, -1, 4).transpose(2, 0, 1)
-    width = np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx)
-    height = np.minimum(ay + ah, by + bh) - np.maximum(ay, by)
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    union = aw * ah + bw * bh - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 class Tracker:

@@ -234,6 +234,13 @@ def test_healthz_names_the_model_and_how_it_serves(client, config):
     assert plain["serving"] in ("fp32", "int8")
 
 
+def test_healthz_and_the_pages_name_the_face_detector(client, config):
+    assert client.get("/healthz").json["detector"] == "blazeface"
+    assert "blazeface face detection" in client.get("/").get_data(as_text=True)
+    haar = create_app({**config, "DETECTOR": "haar-paper"}).test_client()
+    assert haar.get("/healthz").json["detector"] == "haar-paper"
+
+
 def test_debug_mode_is_refused(config):
     with pytest.raises(ValueError, match="DEBUG"):
         create_app({**config, "DEBUG": True})

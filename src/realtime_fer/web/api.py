@@ -65,6 +65,9 @@ def stream_status():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the app is up and its model is loaded (and how it classifies: precision, TTA)."""
-    recognizer = services().pipeline.recognizer
-    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving)
+    """Liveness: the app is up and its model is loaded (how it classifies: precision, TTA; and
+    which face detector it runs)."""
+    pipeline = services().pipeline
+    recognizer = pipeline.recognizer
+    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving,
+                   detector=pipeline.detector.name)

@@ -8,7 +8,7 @@ from functools import partial
 import cv2
 from flask import current_app
 
-from realtime_fer.detector import FaceDetector
+from realtime_fer.detector import FaceDetector, create_detector
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source
@@ -32,15 +32,16 @@ def build(config: dict) -> Services:
     app: the stream page reports it instead.
     """
     recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
-    detector = FaceDetector()
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, recognizer, detector, public_name(source)),
+        partial(annotated_jpegs, source, recognizer, create_detector(config["DETECTOR"], video=True),
+                public_name(source)),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
-    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source))
+    photos = create_detector(config["DETECTOR"])  # uploads are searched for faces down to 20 px
+    return Services(FaceEmotionPipeline(recognizer, photos), broadcast, public_name(source))
 
 
 def annotated_jpegs(
