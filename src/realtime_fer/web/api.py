@@ -16,14 +16,18 @@ RAW_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream"
 
 @bp.post("/api/predict")
 def predict():
-    """Faces with their emotions in a posted JPEG, PNG or WebP (4xx JSON for any bad input)."""
+    """Faces with their emotions in a posted JPEG, PNG or WebP (4xx JSON for any bad input).
+
+    ``?video=1`` marks a camera frame: one fast detector pass instead of a still's search for small
+    faces (the page's webcam loop sends it)."""
     start = time.perf_counter()
     try:
         frame = images.decode(_upload(), current_app.config["MAX_IMAGE_PIXELS"])
     except images.ImageError as error:
         return json_error(error.status, str(error))
     decoded = time.perf_counter()
-    pipeline = services().pipeline
+    shared = services()
+    pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
     faces = pipeline.process(frame)
     timings = pipeline.last_timings
     return jsonify(

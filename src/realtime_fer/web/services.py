@@ -20,7 +20,8 @@ _USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
 @dataclass(frozen=True)
 class Services:
-    pipeline: FaceEmotionPipeline  # stateless (no tracking): shared by all request threads
+    pipeline: FaceEmotionPipeline  # for uploads; stateless (no tracking): shared by all request threads
+    video_pipeline: FaceEmotionPipeline  # for camera frames (one fast detector pass); stateless too
     broadcast: Broadcast  # the server-side source, read once for every viewer
     source_name: str  # the source as visitors may see it
 
@@ -32,16 +33,16 @@ def build(config: dict) -> Services:
     app: the stream page reports it instead.
     """
     recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
+    video = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], video=True))
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, recognizer, create_detector(config["DETECTOR"], video=True),
-                public_name(source)),
+        partial(annotated_jpegs, source, recognizer, video.detector, public_name(source)),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
-    photos = create_detector(config["DETECTOR"])  # uploads are searched for faces down to 20 px
-    return Services(FaceEmotionPipeline(recognizer, photos), broadcast, public_name(source))
+    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"]))  # faces down to 20 px
+    return Services(stills, video, broadcast, public_name(source))
 
 
 def annotated_jpegs(
