@@ -12,7 +12,8 @@ project ran it before, 256 px wide for video and 1280 px for stills; the paper's
   the medians of the face's side over the box's and of the centre offset over the side: the framing a
   detector's boxes need (``--split train`` measures it on training faces).
 - ms per frame: every faces-dlib photo resized to 640x480, detectors taking turns frame by frame,
-  median over ``--rounds`` passes.
+  median over ``--rounds`` passes; and ms per 2048x1536 photo: ``bald_guys.jpg`` (24 faces, unscored)
+  resized to that size, a selfie-sized upload, the same way.
 
     python benchmarks/detector.py [--fer-faces 1000] [--split public_test] [--rounds 5]
 """
@@ -113,10 +114,14 @@ def main() -> None:
     detectors = {row: create_detector(name, video=video) for row, (name, video) in SETUPS.items()}
 
     ms = time_frames(detectors, frames, args.rounds)
+    group = cv2.imread(str(FACES_DLIB / "bald_guys.jpg"))
+    group = cv2.resize(group, (2048, 1536), interpolation=cv2.INTER_AREA)
+    ms_group = time_frames(detectors, [group], args.rounds)
     rows = []
     for row, detector in detectors.items():
         rows.append({"detector": row, **score_photos(detector, photos, truth),
-                     **score_fer_frames(detector, fer, args.side), "ms_per_640x480": ms[row]})
+                     **score_fer_frames(detector, fer, args.side), "ms_per_640x480": ms[row],
+                     "ms_per_2048x1536": ms_group[row], "faces_in_2048x1536": len(detector.detect(group))})
         print(f"{row}: done", flush=True)
     print(f"CPU: {machine()['cpu']}")
     print(table(rows, list(rows[0])))

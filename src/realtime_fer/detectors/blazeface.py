@@ -27,7 +27,7 @@ WEIGHTS_SHA256 = "431a1af1ff5b0b14a86fa719a949d88857791af3df8d3d9ab7e1788965d348
 NATIVE_SIDE = 256  # the input side the model was trained at
 MULTIPLE = 32  # input sides must be multiples of the coarsest stride
 ANCHOR_GRIDS = ((16, 2), (32, 6))  # (stride, anchors per cell), in the order of the outputs
-SMALLEST_FACE = 16  # face side (input pixels) the model still finds reliably
+SMALLEST_FACE = 16  # face side (input pixels) it still finds: faces-dlib 42/43 at 16 px, 28/43 at 12
 SCALE_STEP = 3.0  # at most this factor between two scales of a still's search
 # Finer scales keep only faces smaller than this at their input (a face this size is 1/SCALE_STEP of
 # it one scale coarser, still findable there): large boxes there are the coarse pass's job, and
