@@ -29,10 +29,11 @@ MULTIPLE = 32  # input sides must be multiples of the coarsest stride
 ANCHOR_GRIDS = ((16, 2), (32, 6))  # (stride, anchors per cell), in the order of the outputs
 SMALLEST_FACE = 16  # face side (input pixels) it still finds: faces-dlib 42/43 at 16 px, 28/43 at 12
 SCALE_STEP = 3.0  # at most this factor between two scales of a still's search
-# Finer scales keep only faces smaller than this at their input (a face this size is 1/SCALE_STEP of
-# it one scale coarser, still findable there): large boxes there are the coarse pass's job, and
-# the finer passes' large boxes were mostly animal faces (dogs.jpg: a dog's head scored 0.9).
-FINE_MAX_FACE = 64
+# Finer scales keep only faces smaller than this at their input; larger ones are the coarser pass's
+# job, where such a face is 1/SCALE_STEP of it (32 px: found surely; at 64 px, a face 22 px at the
+# coarser scale scored 0.59 and was lost). The finer passes' large boxes were mostly animal faces
+# (dogs.jpg: a dog's head 176 px at the input scored 0.9).
+FINE_MAX_FACE = 96
 RAW_SCORE_LIMIT = 80.0  # logits are clipped so the sigmoid stays finite in float32
 
 
