@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-SERVING = ["pipeline", "detector", "sources", "demo", "draw", "tracking", "cli"]
+SERVING = ["pipeline", "detector", "detectors.blazeface", "detectors.haar", "sources", "demo", "draw",
+           "tracking", "cli"]
 
 
 def run(code: str) -> str:
