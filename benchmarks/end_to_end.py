@@ -1,8 +1,8 @@
 """End-to-end frames/s at 640x480, ours against the paper's own real-time loop, on the same frames.
 
 Ours, for every shipped model as served (its default precision and TTA): ``FaceEmotionPipeline.process``
-(Haar cascade on a downscaled copy, one batched ONNX Runtime call for all faces) + ``annotate`` + JPEG
-encoding at the web app's quality.
+(the default detector set up for video, as the stream runs it; one batched ONNX Runtime call for
+all faces) + ``annotate`` + JPEG encoding at the web app's quality.
 
 The paper's loop, as in its ``camera.py``: Haar cascade on the full grey frame (scaleFactor 1.3,
 minNeighbors 5); for each face crop, resize to 48x48, ``model.predict`` on a batch of one in tf.keras,
@@ -26,6 +26,7 @@ from common import table, write_results
 from paper_keras import PAPER_EMOTIONS, import_tensorflow, in_own_process, keras_parity, paper_model
 
 from realtime_fer.demo import compose_frame, demo_faces
+from realtime_fer.detector import create_detector
 from realtime_fer.model_folder import available_models, resolve_model_dir
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
@@ -161,10 +162,11 @@ def main() -> None:
               f"(max |p - ONNX p| {stack['max_probability_difference_vs_onnx']:.1e})")
     paper_fps = {row["faces"]: row["fps"] for row in paper_rows}
     rows = list(paper_rows)
+    detector = create_detector(video=True)
     for model in models:
-        pipeline = FaceEmotionPipeline(model)
+        pipeline = FaceEmotionPipeline(model, detector)
         served = pipeline.recognizer
-        name = f"realtime-fer ({served.name}, {served.serving})"
+        name = f"realtime-fer ({served.name}, {served.serving}, {detector.name})"
         for n_faces in LAYOUTS:
             row = {"pipeline": name, "faces": n_faces}
             row |= measure(pipeline, frames[n_faces], args.frames)

@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from realtime_fer.detector import FaceDetector
+    from realtime_fer.detector import FaceDetector, create_detector
     from realtime_fer.emotions import EMOTIONS
     from realtime_fer.model_folder import ModelError
     from realtime_fer.pipeline import Face, FaceEmotionPipeline
@@ -24,6 +24,7 @@ _EXPORTS = {
     "EmotionRecognizer": "realtime_fer.recognizer",
     "Face": "realtime_fer.pipeline",
     "FaceDetector": "realtime_fer.detector",
+    "create_detector": "realtime_fer.detector",
     "FaceEmotionPipeline": "realtime_fer.pipeline",
     "ModelError": "realtime_fer.model_folder",
 }
@@ -36,6 +37,7 @@ __all__ = [
     "FaceEmotionPipeline",
     "ModelError",
     "__version__",
+    "create_detector",
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import realtime_fer
 from realtime_fer.data import SPLITS, DataError
-from realtime_fer.detector import DetectorError
+from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
@@ -122,12 +122,11 @@ def quantize(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     import cv2
 
-    from realtime_fer.detector import FaceDetector
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
 
-    # stills are not real time: scan up to 1280 px wide so that smaller faces are found too
-    pipeline = FaceEmotionPipeline(EmotionRecognizer(args.model, tta=args.tta), FaceDetector(max_width=1280))
+    # a detector name without tracking: set up for stills (searched for faces down to 20 px)
+    pipeline = FaceEmotionPipeline(EmotionRecognizer(args.model, tta=args.tta), args.detector)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -160,6 +159,7 @@ def video(args: argparse.Namespace) -> None:
 
     from tqdm import tqdm
 
+    from realtime_fer.detector import create_detector
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.sources import open_source
@@ -171,7 +171,8 @@ def video(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
         recognizer = EmotionRecognizer(args.model, tta=args.tta)
-        pipeline = FaceEmotionPipeline(recognizer, tracking=not args.no_tracking)
+        detector = create_detector(args.detector, video=True)
+        pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
         total = args.max_frames or source.frame_count
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
         table = None
@@ -214,6 +215,7 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app({
         "MODEL": args.model,
         "TTA": args.tta,
+        "DETECTOR": args.detector,
         "SOURCE": args.source,
         "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
         "ALLOW_ORIGIN": args.allow_origin,
@@ -227,7 +229,8 @@ def serve(args: argparse.Namespace) -> int:
         reason = error.strerror or error
         print(f"realtime-fer serve: error: cannot listen on {host}:{args.port} ({reason})", file=sys.stderr)
         return 2
-    print(f"realtime-fer: model {app.extensions['realtime_fer'].pipeline.recognizer.name}, "
+    pipeline = app.extensions["realtime_fer"].pipeline
+    print(f"realtime-fer: model {pipeline.recognizer.name}, detector {pipeline.detector.name}, "
           f"stream source {redact(args.source)!r}")
     # a name such as "localhost" may bind several sockets, which have no single effective_port
     port = getattr(server, "effective_port", args.port)
@@ -325,6 +328,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def add_detector_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default=DEFAULT_DETECTOR,
+        help="face detector: blazeface (default), haar (the cascade as this project ran it before) "
+        "or haar-paper (the paper's detectMultiScale(gray, 1.3, 5) on the full frame)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-fer", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {realtime_fer.__version__}")
@@ -401,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
+    add_detector_option(p)
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
@@ -408,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="per-frame, per-face results to write")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
+    add_detector_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
 
@@ -415,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
+    add_detector_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
     p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "

@@ -1,103 +1,81 @@
-"""Face detection with OpenCV's Haar frontal-face cascade, as in the paper.
+"""Face detectors behind one small interface, built by name.
 
-Detection runs on a downscaled copy of the frame (most of the cost of a cascade is the number of
-pixels it scans) and the boxes are mapped back to full-frame coordinates.
+    detector = create_detector()                 # BlazeFace (ONNX Runtime), searched for stills
+    detector = create_detector("haar-paper", video=True)
+    boxes = detector.detect(frame)               # int32 (N, 4) [x, y, w, h], left to right
+
+``blazeface`` (the default) is MediaPipe's BlazeFace back-camera model, shipped inside the package.
+``haar`` is OpenCV's Haar cascade as this project ran it before BlazeFace (1.3 / 5 on a copy at
+most 256 px wide, faces from 40 px; 1280 px wide for stills); ``haar-paper`` is the paper's call,
+``detectMultiScale(gray, 1.3, 5)`` on the full frame.
+
+``video=True`` asks for a detector cheap enough for every frame of a stream; the default searches a
+single image harder (BlazeFace: faces down to 20 px, at several scales).
 """
 
-import math
-import os
-import queue
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
+DETECTORS = ("blazeface", "haar", "haar-paper")
+DEFAULT_DETECTOR = "blazeface"
+PHOTO_MIN_FACE = 20  # smallest face side (pixels) a still image is searched for
 
 
 class DetectorError(RuntimeError):
-    """A cascade file that is missing or cannot be loaded; the message names the file."""
+    """A detector whose files are missing or cannot be loaded; the message names the file."""
 
 
-class FaceDetector:
-    """Face boxes ``[x, y, w, h]`` in a grey (or BGR) frame.
+class FaceDetector(Protocol):
+    """What the pipeline needs from a detector. Implementations are safe to share between threads."""
 
-    ``scale_factor`` and ``min_neighbors`` are the paper's (1.3, 5). ``min_size`` is the smallest
-    face side in full-frame pixels. ``max_width`` caps the width the cascade scans (``None``: full
-    size); faces narrower than about ``24 * frame width / max_width`` pixels are then missed: 60 px
-    in a 640x480 frame at the default 256.
-
-    Safe to share between threads: ``cv2.CascadeClassifier`` is not, so each concurrent call borrows
-    its own cascade from a small pool (a thread-per-request server would otherwise reload one per
-    request).
-    """
-
-    def __init__(
-        self,
-        scale_factor: float = 1.3,
-        min_neighbors: int = 5,
-        min_size: int = 40,
-        max_width: int | None = 256,
-        cascade: str | os.PathLike | None = None,
-    ):
-        if scale_factor <= 1.0:
-            raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
-        if max_width is not None and max_width < 32:
-            raise ValueError(f"max_width must be at least 32 pixels, got {max_width}")
-        self.scale_factor = scale_factor
-        self.min_neighbors = min_neighbors
-        self.min_size = min_size
-        self.max_width = max_width
-        self.cascade_path = Path(cascade or Path(cv2.data.haarcascades) / DEFAULT_CASCADE)
-        self._pool: queue.SimpleQueue[cv2.CascadeClassifier] = queue.SimpleQueue()
-        self._pool.put(self._load())  # fail now, not on the first frame
+    name: str
+    # (scale, shift) that turns a box into the square FER-2013 frames its faces with: see
+    # realtime_fer.pipeline.fer_framing
+    framing: tuple[float, float]
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
-        """int32 (N, 4) boxes ``[x, y, w, h]`` inside the frame, sorted left to right."""
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        height, width = gray.shape
-        scale = min(1.0, self.max_width / width) if self.max_width else 1.0
-        # max(1, ...): a very wide, short image must not shrink to zero rows
-        small = gray if scale == 1.0 else cv2.resize(
-            gray, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-        )
-        side = max(1, math.ceil(self.min_size * scale))
-        with self._cascade() as cascade:
-            found = cascade.detectMultiScale(
-                small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                minSize=(side, side),
-            )
-        if len(found) == 0:
-            return np.zeros((0, 4), np.int32)
-        boxes = np.asarray(found, np.float64) / scale
-        x0 = np.clip(np.round(boxes[:, 0]), 0, width)
-        y0 = np.clip(np.round(boxes[:, 1]), 0, height)
-        x1 = np.clip(np.round(boxes[:, 0] + boxes[:, 2]), 0, width)
-        y1 = np.clip(np.round(boxes[:, 1] + boxes[:, 3]), 0, height)
-        boxes = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int32)
-        boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0)]
-        return boxes[np.argsort(boxes[:, 0], kind="stable")]
+        """int32 (N, 4) boxes ``[x, y, w, h]`` inside a grey, BGR or BGRA uint8 ``frame``, left to right."""
+        ...
 
-    @contextmanager
-    def _cascade(self) -> Iterator[cv2.CascadeClassifier]:
-        try:
-            cascade = self._pool.get_nowait()
-        except queue.Empty:
-            cascade = self._load()
-        try:
-            yield cascade
-        finally:
-            self._pool.put(cascade)
 
-    def _load(self) -> cv2.CascadeClassifier:
-        if not self.cascade_path.is_file():
-            raise DetectorError(f"{self.cascade_path}: cascade file not found")
-        try:
-            cascade = cv2.CascadeClassifier(str(self.cascade_path))
-        except (cv2.error, SystemError):  # malformed XML raises (wrapped) instead of loading empty
-            cascade = None
-        if cascade is None or cascade.empty():
-            raise DetectorError(f"{self.cascade_path}: not a valid OpenCV cascade file")
-        return cascade
+def create_detector(name: str = DEFAULT_DETECTOR, video: bool = False) -> FaceDetector:
+    """The detector called ``name`` (one of :data:`DETECTORS`), set up for stills or for ``video``."""
+    if name == "blazeface":
+        from realtime_fer.detectors.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(min_face=None if video else PHOTO_MIN_FACE)
+    if name in ("haar", "haar-paper"):
+        from realtime_fer.detectors.haar import HaarDetector
+
+        if name == "haar-paper":
+            return HaarDetector(1.3, 5, min_size=0, max_width=None, name=name)
+        return HaarDetector(1.3, 5, min_size=40, max_width=256 if video else 1280)
+    raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """``ValueError`` unless ``frame`` is a non-empty uint8 grey (H, W) or (H, W, 1|3|4) image."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image array, got {getattr(frame, 'dtype', type(frame).__name__)}")
+    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))) or 0 in frame.shape:
+        raise ValueError(f"expected a grey (H, W) or BGR / BGRA (H, W, 3|4) image, got shape {frame.shape}")
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """The 2-D grey version of a grey, BGR or BGRA frame (the frame itself when already grey)."""
+    check_frame(frame)
+    if frame.ndim == 2:
+        return frame
+    if frame.shape[2] == 1:
+        return frame[:, :, 0]
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+
+
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """The 3-channel RGB version of a grey, BGR or BGRA frame."""
+    check_frame(frame)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.shape[2] == 3 else cv2.COLOR_BGRA2RGB)

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from realtime_fer import draw
-from realtime_fer.detector import FaceDetector
+from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, create_detector, to_gray
+from realtime_fer.detectors.boxes import clip_boxes
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.tracking import Tracker
@@ -40,24 +41,29 @@ class Face:
 
 
 class FaceEmotionPipeline:
-    """Detect faces in BGR (or grey) frames and label each with one of the seven expressions.
+    """Detect faces in BGR, BGRA or grey frames and label each with one of the seven expressions.
 
     With ``tracking=True`` faces keep ids across frames and their probabilities are smoothed
     (``smoothing`` is the weight kept from earlier frames), so use one pipeline per stream. Without
     tracking a pipeline is stateless and may be shared between threads.
+
+    ``detector`` is a :class:`~realtime_fer.detector.FaceDetector` or a name from
+    :data:`~realtime_fer.detector.DETECTORS`. A name builds the detector for what the pipeline is for:
+    with tracking, video (one cheap pass per frame); without, still images (searched for faces down
+    to 20 px).
     """
 
     def __init__(
         self,
         model: str | os.PathLike | EmotionRecognizer = DEFAULT_MODEL,
-        detector: FaceDetector | None = None,
+        detector: FaceDetector | str = DEFAULT_DETECTOR,
         tracking: bool = False,
         smoothing: float = 0.7,
     ):
         if not isinstance(model, EmotionRecognizer):
             model = EmotionRecognizer(model)
         self.recognizer = model
-        self.detector = detector or FaceDetector()
+        self.detector = create_detector(detector, video=tracking) if isinstance(detector, str) else detector
         self.tracker = Tracker(smoothing) if tracking else None
         self._tracker_lock = threading.Lock()
         self._local = threading.local()
@@ -70,11 +76,12 @@ class FaceEmotionPipeline:
     def process(self, frame: np.ndarray) -> list[Face]:
         """The faces in ``frame`` (sorted left to right), all classified in one batched call."""
         start = time.perf_counter()
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        boxes = self.detector.detect(gray)
+        gray = to_gray(frame)
+        boxes = self.detector.detect(frame)
         detected = time.perf_counter()
-        # FER-2013 faces are tight crops, about the Haar box itself, so the crop is the box
-        crops = [gray[y : y + h, x : x + w] for x, y, w, h in boxes]
+        squares = fer_framing(boxes, self.detector.framing)
+        crops = [crop(gray, square) for square in squares]
+        boxes = clip_boxes(squares, gray.shape[1], gray.shape[0])  # what was classified
         probabilities = self.recognizer.predict_proba(crops)
         classified = time.perf_counter()
         ids: list[int | None] = [None] * len(boxes)
@@ -104,3 +111,30 @@ class FaceEmotionPipeline:
         emotion = self.recognizer.to_emotion(probabilities)
         x, y, w, h = (int(v) for v in box)
         return Face((x, y, w, h), emotion.label, emotion.confidence, emotion.scores, track_id)
+
+
+def fer_framing(boxes: np.ndarray, framing: tuple[float, float]) -> np.ndarray:
+    """Float squares ``[x, y, side, side]`` framing each detector box as FER-2013 frames its faces.
+
+    ``framing`` is ``(scale, shift)``: the square's side is ``scale`` times the box's larger side,
+    and its centre moves down by ``shift`` times that side (a negative shift moves it up).
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scale, shift = framing
+    side = boxes[:, 2:4].max(axis=1) * scale
+    cx = boxes[:, 0] + boxes[:, 2] / 2
+    cy = boxes[:, 1] + boxes[:, 3] / 2 + shift * side
+    return np.stack([cx - side / 2, cy - side / 2, side, side], axis=1)
+
+
+def crop(gray: np.ndarray, square: np.ndarray) -> np.ndarray:
+    """The ``[x, y, w, h]`` region of ``gray``; parts outside the frame repeat its edge pixels."""
+    height, width = gray.shape
+    x0, y0 = round(square[0]), round(square[1])
+    x1, y1 = max(x0 + 1, round(square[0] + square[2])), max(y0 + 1, round(square[1] + square[3]))
+    inside = gray[max(y0, 0) : max(min(y1, height), 0), max(x0, 0) : max(min(x1, width), 0)]
+    if inside.size == 0:
+        return np.zeros((y1 - y0, x1 - x0), np.uint8)
+    return cv2.copyMakeBorder(
+        inside, max(-y0, 0), max(y1 - height, 0), max(-x0, 0), max(x1 - width, 0), cv2.BORDER_REPLICATE
+    )

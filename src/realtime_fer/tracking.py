@@ -1,13 +1,17 @@
 """Per-face tracks across the frames of one stream, so labels do not flicker.
 
-A face is matched to last frame's face it overlaps most (greedy IoU matching) and its seven
-probabilities are smoothed with an exponential moving average. A track survives a few frames
-without a match, because a Haar cascade misses a face now and then.
+A face is matched to the track it overlaps most (greedy IoU matching) and its seven probabilities
+are smoothed with an exponential moving average. A track survives frames without a match, since a
+detector misses a face now and then, and meanwhile the face may move: a face overlapping no track
+enough is matched to an unmatched track whose last box was about as large and not more than its
+own side away, so after a gap the face keeps its id and its smoothing instead of starting anew.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from realtime_fer.detectors.boxes import iou_matrix
 
 
 @dataclass
@@ -18,30 +22,30 @@ class _Track:
     missed: int = 0
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4), xywh."""
-    ax, ay, aw, ah = np.asarray(a, np.float64).reshape(-1, 1, 4).transpose(2, 0, 1)
-    bx, by, bw, bh = np.asarray(b, np.float64).reshape(1, -1, 4).transpose(2, 0, 1)
-    width = np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx)
-    height = np.minimum(ay + ah, by + bh) - np.maximum(ay, by)
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    union = aw * ah + bw * bh - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 class Tracker:
     """Stable ids and smoothed probabilities for the faces of consecutive frames.
 
     ``smoothing`` is the weight kept from the past (0: none; 0.7 reaches 90% of a change in about
-    six frames). ``max_missed`` frames without a match end a track.
+    six frames). ``max_missed`` frames without a match end a track (15: half a second at 30 fps).
+    Without enough overlap a box may still continue a track whose centre is less than
+    ``max_distance`` face sides away and whose side differs by less than a factor ``max_size_ratio``.
     """
 
-    def __init__(self, smoothing: float = 0.7, iou_threshold: float = 0.3, max_missed: int = 5):
+    def __init__(
+        self,
+        smoothing: float = 0.7,
+        iou_threshold: float = 0.3,
+        max_missed: int = 15,
+        max_distance: float = 1.0,
+        max_size_ratio: float = 1.5,
+    ):
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.smoothing = smoothing
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
+        self.max_distance = max_distance
+        self.max_size_ratio = max_size_ratio
         self._tracks: list[_Track] = []
         self._next_id = 1
 
@@ -54,11 +58,11 @@ class Tracker:
         ids = [0] * len(boxes)
         seen: set[int] = set()
         if self._tracks and len(boxes):
-            overlap = iou_matrix(np.stack([t.box for t in self._tracks]), boxes)
-            # best overlaps first; each track and each box is used once
-            for flat in np.argsort(-overlap, axis=None, kind="stable"):
-                t, b = np.unravel_index(flat, overlap.shape)
-                if overlap[t, b] < self.iou_threshold:
+            affinity = self._affinity(np.stack([t.box for t in self._tracks]), boxes)
+            # best first; each track and each box is used once
+            for flat in np.argsort(-affinity, axis=None, kind="stable"):
+                t, b = np.unravel_index(flat, affinity.shape)
+                if affinity[t, b] <= 0:
                     break
                 track = self._tracks[t]
                 if track.id in seen or ids[b]:
@@ -78,6 +82,20 @@ class Tracker:
             ids[b] = self._next_id
             self._next_id += 1
         return ids, smoothed
+
+    def _affinity(self, tracked: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(T, B) match preference: IoU where it reaches the threshold; otherwise, for boxes near a
+        track and of about its size, a value in (0, threshold) that falls with the distance; else 0."""
+        overlap = iou_matrix(tracked, boxes)
+        sides_t = tracked[:, 2:4].max(axis=1)[:, None].astype(np.float64)
+        sides_b = boxes[:, 2:4].max(axis=1)[None, :].astype(np.float64)
+        centres_t = tracked[:, None, :2] + tracked[:, None, 2:4] / 2
+        centres_b = boxes[None, :, :2] + boxes[None, :, 2:4] / 2
+        distance = np.linalg.norm(centres_t - centres_b, axis=2) / np.maximum(sides_t, sides_b)
+        similar = np.maximum(sides_t, sides_b) < self.max_size_ratio * np.minimum(sides_t, sides_b)
+        near = similar & (distance < self.max_distance)
+        fallback = np.where(near, self.iou_threshold * (1 - distance / self.max_distance), 0.0)
+        return np.where(overlap >= self.iou_threshold, overlap, fallback)
 
     def reset(self) -> None:
         """Forget all tracks (a new stream starts again from id 1)."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from realtime_fer.demo import compose_frame, demo_faces
-from realtime_fer.detector import FaceDetector
+from realtime_fer.detector import FaceDetector, create_detector
 from realtime_fer.recognizer import EmotionRecognizer
 
 # three faces side by side in a 640x480 frame, clear of each other
@@ -34,7 +34,18 @@ def recognizer() -> EmotionRecognizer:
 
 @pytest.fixture(scope="session")
 def detector() -> FaceDetector:
-    return FaceDetector()
+    """The default detector, set up for video (one pass a frame)."""
+    return create_detector(video=True)
+
+
+def placements():
+    """Every bundled face, three to a frame, at two sizes: ``(frame, boxes)``."""
+    faces = [face for _, face in demo_faces()]
+    for side, top in ((150, 50), (190, 200)):
+        for start in range(0, len(faces), 3):
+            group = faces[start : start + 3]
+            boxes = [(20 + i * 210, top + 25 * i, side, side) for i in range(len(group))]
+            yield compose_frame(group, boxes), boxes
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import VIDEO_CSV_FIELDS, main
-from realtime_fer.demo import demo_scene
+from realtime_fer.demo import compose_frame, demo_faces, demo_scene
 from realtime_fer.emotions import EMOTIONS
 
 
@@ -51,6 +51,16 @@ def test_predict_json_and_annotated_copies(photo, tmp_path, capsys):
     annotated = cv2.imread(str(out_dir / photo.name))
     assert annotated.shape == cv2.imread(str(photo)).shape
     assert (annotated != cv2.imread(str(photo))).any()
+
+
+def test_predict_finds_a_small_face_that_the_former_cascade_missed(tmp_path, capsys):
+    path = tmp_path / "small.png"  # a 28-px face in a 1280x960 photo
+    cv2.imwrite(str(path), compose_frame([demo_faces()[6][1]], [(700, 500, 28, 28)], size=(1280, 960)))
+    counts = {}
+    for detector in ("blazeface", "haar", "haar-paper"):
+        assert main(["predict", str(path), "--json", "--detector", detector]) == 0
+        counts[detector] = len(json.loads(capsys.readouterr().out)[0]["faces"])
+    assert counts == {"blazeface": 1, "haar": 0, "haar-paper": 1}
 
 
 def test_a_bad_image_is_named_and_the_others_still_processed(photo, tmp_path, capsys):

@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-SERVING = ["pipeline", "detector", "sources", "demo", "draw", "tracking", "model_folder", "tta", "cli"]
+SERVING = ["pipeline", "detector", "detectors.blazeface", "detectors.haar", "sources", "demo", "draw",
+           "tracking", "model_folder", "tta", "cli"]
 
 
 def run(code: str) -> str:

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from realtime_fer.demo import demo_scene
+from realtime_fer.demo import background, demo_scene
+from realtime_fer.detectors.boxes import iou_matrix
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.pipeline import FaceEmotionPipeline
-from realtime_fer.tracking import Tracker, iou_matrix
+from realtime_fer.tracking import Tracker
 from tests.serving.conftest import iou
 
 HAPPY = np.array([[0.05, 0.0, 0.05, 0.55, 0.05, 0.25, 0.05]], np.float32)
@@ -50,6 +51,17 @@ def test_ids_follow_moving_faces(recognizer, detector):
     assert set.union(*lane_ids.values()) == {1, 2, 3}
 
 
+def test_faces_keep_their_ids_across_frames_where_they_were_not_found(recognizer, detector):
+    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True)
+    ids = []
+    for index in range(14):
+        frame, _, _ = demo_scene(index)
+        if 4 <= index < 10:  # six frames without faces: a detector missing them all
+            frame = background()
+        ids.append(sorted(face.track_id for face in pipeline.process(frame)))
+    assert ids[:4] == [[1, 2, 3]] * 4 and ids[4:10] == [[]] * 6 and ids[10:] == [[1, 2, 3]] * 4
+
+
 def test_a_briefly_missed_face_keeps_its_id_and_a_long_gone_one_does_not():
     tracker = Tracker(max_missed=3)
     assert tracker.update(BOX, HAPPY)[0] == [1]
@@ -59,6 +71,43 @@ def test_a_briefly_missed_face_keeps_its_id_and_a_long_gone_one_does_not():
     for _ in range(4):
         tracker.update(np.zeros((0, 4)), np.zeros((0, 7)))
     assert tracker.update(BOX, HAPPY)[0] == [2]
+
+
+NONE = (np.zeros((0, 4)), np.zeros((0, 7)))
+
+
+def test_a_face_that_moved_while_missed_keeps_its_id_and_its_smoothing():
+    tracker = Tracker(smoothing=0.7)
+    for step in range(6):  # a face walking right at 6 px a frame, labelled happy
+        assert tracker.update(BOX + [6 * step, 0, 0, 0], HAPPY)[0] == [1]
+    for _ in range(8):  # missed for 8 frames while it walks on
+        tracker.update(*NONE)
+    back = BOX + [6 * 14, 0, 0, 0]  # 54 px from where it was last seen: IoU 0.2
+    assert iou_matrix(BOX + [30, 0, 0, 0], back)[0, 0] < 0.3
+    ids, smoothed = tracker.update(back, SAD)
+    assert ids == [1]
+    assert labels(smoothed) == ["happy"]  # one sad frame after the gap does not flip it: smoothed
+
+
+def test_ids_do_not_multiply_when_the_detector_misses_often():
+    tracker = Tracker()
+    rng = np.random.default_rng(0)
+    seen = set()
+    for frame in range(45):  # two faces drifting towards each other, each found in one frame of three
+        lanes = [BOX[0] + [2 * frame, 0, 0, 0], BOX[0] + [250 - 2 * frame, 60, 10, 10]]
+        found = [lane for lane in range(2) if frame == 0 or rng.random() < 1 / 3]
+        ids, _ = tracker.update(np.array([lanes[lane] for lane in found]).reshape(-1, 4),
+                                np.repeat(HAPPY, len(found), axis=0))
+        seen.update(zip(found, ids, strict=True))
+    assert seen == {(0, 1), (1, 2)}
+
+
+def test_a_face_far_from_a_missed_one_gets_a_new_id():
+    tracker = Tracker()
+    tracker.update(BOX, HAPPY)
+    tracker.update(*NONE)
+    assert tracker.update(BOX + [200, 0, 0, 0], HAPPY)[0] == [2]  # 2.5 face sides away
+    assert tracker.update(BOX + [200, 0, 120, 120], HAPPY)[0] == [3]  # near, but 2.5x larger
 
 
 def test_two_faces_never_share_a_track():

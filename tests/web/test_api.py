@@ -221,6 +221,21 @@ def test_healthz_names_the_model_and_how_it_serves(client, config):
     assert plain["serving"] in ("fp32", "int8")
 
 
+def test_an_upload_is_searched_for_small_faces_and_a_camera_frame_is_not(client):
+    _, face = demo.demo_faces()[6]
+    small = encode(demo.compose_frame([face], [(300, 200, 30, 30)]), ".png")  # a 30-px face
+    assert len(post_raw(client, small, "image/png").json["faces"]) == 1
+    camera = client.post("/api/predict?video=1", data=small, content_type="image/png")
+    assert camera.status_code == 200 and camera.json["faces"] == []  # one pass: faces from ~40 px
+
+
+def test_healthz_and_the_pages_name_the_face_detector(client, config):
+    assert client.get("/healthz").json["detector"] == "blazeface"
+    assert "blazeface face detection" in client.get("/").get_data(as_text=True)
+    haar = create_app({**config, "DETECTOR": "haar-paper"}).test_client()
+    assert haar.get("/healthz").json["detector"] == "haar-paper"
+
+
 def test_debug_mode_is_refused(config):
     with pytest.raises(ValueError, match="DEBUG"):
         create_app({**config, "DEBUG": True})

@@ -11,11 +11,13 @@ from typing import Any
 
 from flask import Flask
 
+from realtime_fer.detector import DEFAULT_DETECTOR
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.web import access, api, errors, pages, services, stream
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
+    "DETECTOR": DEFAULT_DETECTOR,  # one of realtime_fer.detector.DETECTORS
     "TTA": None,  # test-time augmentation, one of tta.TTA_MODES; None: the model's own setting
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)

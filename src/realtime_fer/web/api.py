@@ -19,9 +19,13 @@ RETRY_AFTER_SECONDS = 1
 @bp.post("/api/predict")
 def predict():
     """Faces with their emotions in a posted JPEG, PNG or WebP (4xx JSON for any bad input; 503
-    with Retry-After while the server is busy)."""
+    with Retry-After while the server is busy).
+
+    ``?video=1`` marks a camera frame: one fast detector pass instead of a still's search for small
+    faces (the page's webcam loop sends it)."""
     start = time.perf_counter()
     shared = services()
+    pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
     try:
         data = _upload()
         header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
@@ -31,15 +35,14 @@ def predict():
             waited = time.perf_counter()
             frame = images.decode_checked(data, header)
             decoded = time.perf_counter()
-            faces = shared.pipeline.process(frame)
-            timings = shared.pipeline.last_timings
+            faces = pipeline.process(frame)
+            timings = pipeline.last_timings
     except images.ImageError as error:
         return json_error(error.status, str(error))
     except Overloaded as error:
         response = json_error(503, f"{error}; try again shortly")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    pipeline = shared.pipeline
     return jsonify(
         faces=[face.to_dict() for face in faces],
         model=pipeline.recognizer.name,
@@ -81,6 +84,9 @@ def stream_status():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the app is up and its model is loaded (and how it classifies: precision, TTA)."""
-    recognizer = services().pipeline.recognizer
-    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving)
+    """Liveness: the app is up and its model is loaded (how it classifies: precision, TTA; and
+    which face detector it runs)."""
+    pipeline = services().pipeline
+    recognizer = pipeline.recognizer
+    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving,
+                   detector=pipeline.detector.name)

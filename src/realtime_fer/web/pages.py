@@ -11,9 +11,10 @@ bp = Blueprint("pages", __name__)
 
 @bp.app_context_processor
 def page_context() -> dict:
-    """What every page shows: the model's name and each emotion's colour (as on the stream)."""
+    """What every page shows: the model's and the detector's names and each emotion's colour."""
     colors = {name: "#{2:02x}{1:02x}{0:02x}".format(*EMOTION_COLORS[name]) for name in EMOTIONS}
-    return {"model_name": services().pipeline.recognizer.name, "colors": colors}
+    pipeline = services().pipeline
+    return {"model_name": pipeline.recognizer.name, "detector_name": pipeline.detector.name, "colors": colors}
 
 
 @bp.get("/")

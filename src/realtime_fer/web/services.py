@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 from flask import current_app
 
-from realtime_fer.detector import FaceDetector
+from realtime_fer.detector import FaceDetector, create_detector
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source, redact
@@ -20,7 +20,8 @@ JPEG_QUALITY = 80
 
 @dataclass(frozen=True)
 class Services:
-    pipeline: FaceEmotionPipeline  # stateless (no tracking): shared by all request threads
+    pipeline: FaceEmotionPipeline  # for uploads; stateless (no tracking): shared by all request threads
+    video_pipeline: FaceEmotionPipeline  # for camera frames (one fast detector pass); stateless too
     broadcast: Broadcast  # the server-side source, read once for every viewer
     source_name: str  # the source as visitors may see it
     gate: Gate  # bounds the uploads decoded and analysed at once
@@ -33,16 +34,17 @@ def build(config: dict) -> Services:
     app: the stream page reports it instead.
     """
     recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
-    detector = FaceDetector()
+    video = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], video=True))
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, recognizer, detector, public_name(source)),
+        partial(annotated_jpegs, source, recognizer, video.detector, public_name(source)),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
     gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
-    return Services(FaceEmotionPipeline(recognizer, detector), broadcast, public_name(source), gate)
+    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"]))  # faces down to 20 px
+    return Services(stills, video, broadcast, public_name(source), gate)
 
 
 def annotated_jpegs(

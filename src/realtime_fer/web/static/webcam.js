@@ -101,7 +101,8 @@
       if (video.readyState < video.HAVE_CURRENT_DATA || !video.videoWidth) continue;
       try {
         const blob = await grab();
-        show(await FER.predict(predictUrl, blob, { "Content-Type": "image/jpeg" }));
+        // video=1: a camera frame gets one fast detector pass, not a still's search for small faces
+        show(await FER.predict(`${predictUrl}?video=1`, blob, { "Content-Type": "image/jpeg" }));
         if (app.dataset.state !== "running") setState("running");
       } catch (error) {
         setState("retrying", `The server did not answer (${error.message}); retrying…`);
