@@ -5,6 +5,7 @@ job; the views of a face are :mod:`tta`'s. This module runs the graph: one ONNX 
 checked at start, and batches of faces in, averaged probabilities out.
 """
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,12 @@ class EmotionRecognizer:
             raise ModelError(f"{graph}: cannot be loaded ({_first_line(error)})") from None
         self.input_name = self.session.get_inputs()[0].name
         self._check_graph(graph)
+
+    def with_tta(self, tta: str) -> "EmotionRecognizer":
+        """The same model (and ONNX Runtime session) classifying the views ``tta`` names."""
+        twin = copy.copy(self)
+        twin.tta = check_tta(tta)
+        return twin
 
     @property
     def serving(self) -> str:

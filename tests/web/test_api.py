@@ -221,6 +221,19 @@ def test_healthz_names_the_model_and_how_it_serves(client, config):
     assert plain["serving"] in ("fp32", "int8")
 
 
+def test_live_video_serves_at_most_flip_views_unless_asked(client, config):
+    health = client.get("/healthz").json
+    assert health["serving"].endswith("+ ten-view TTA")  # uploads: the model's own view set
+    assert health["video_serving"].endswith("+ flip TTA")  # the stream and the webcam page
+    shared = client.application.extensions["realtime_fer"]
+    assert shared.video_pipeline.recognizer.tta == "flip" and shared.pipeline.recognizer.tta == "ten"
+    assert shared.video_pipeline.recognizer.session is shared.pipeline.recognizer.session  # one model
+    asked = create_app({**config, "TTA": "ten"}).test_client().get("/healthz").json
+    assert asked["video_serving"] == asked["serving"]  # an explicit --tta holds everywhere
+    paper = create_app({**config, "MODEL": "paper"}).test_client().get("/healthz").json
+    assert paper["video_serving"] == paper["serving"] == "int8"  # never more views than the model's
+
+
 def test_an_upload_is_searched_for_small_faces_and_a_camera_frame_is_not(client):
     _, face = demo.demo_faces()[6]
     small = encode(demo.compose_frame([face], [(300, 200, 30, 30)]), ".png")  # a 30-px face

@@ -84,9 +84,14 @@ def stream_status():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the app is up and its model is loaded (how it classifies: precision, TTA; and
-    which face detector it runs)."""
-    pipeline = services().pipeline
-    recognizer = pipeline.recognizer
-    return jsonify(status="ok", model=recognizer.name, serving=recognizer.serving,
-                   detector=pipeline.detector.name)
+    """Liveness: the app is up and its model is loaded (how it classifies uploads and live video:
+    precision, TTA; and which face detector it runs)."""
+    shared = services()
+    recognizer = shared.pipeline.recognizer
+    return jsonify(
+        status="ok",
+        model=recognizer.name,
+        serving=recognizer.serving,
+        video_serving=shared.video_pipeline.recognizer.serving,  # the stream and the webcam page
+        detector=shared.pipeline.detector.name,
+    )

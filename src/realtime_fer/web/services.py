@@ -12,6 +12,7 @@ from realtime_fer.detector import FaceDetector, create_detector
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source, redact
+from realtime_fer.tta import video_tta
 from realtime_fer.web.broadcast import Broadcast
 from realtime_fer.web.gate import Gate
 
@@ -34,10 +35,12 @@ def build(config: dict) -> Services:
     app: the stream page reports it instead.
     """
     recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
-    video = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], video=True))
+    # live video gets a cheaper view set than the model's own, unless one was asked for
+    live = recognizer if config["TTA"] else recognizer.with_tta(video_tta(recognizer.tta))
+    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True))
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, recognizer, video.detector, public_name(source)),
+        partial(annotated_jpegs, source, live, video.detector, public_name(source)),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
