@@ -4,9 +4,11 @@ the cheap attacks of issue 15, each bounded in count and time; the server stops 
 The server runs in a process of its own (``realtime-fer serve --port P``), so its RSS, threads and
 open files are read from /proc before and after. Phases, in order:
 
-- ``load``: ``--clients`` API clients posting a 640x480 one-face JPEG in a loop, and ``--viewers``
-  stream viewers, for ``--seconds``: requests, errors (anything but 200), p50/p95/p99 latency, and
-  each viewer's frames/s over every 5 s window (the minimum is what "throughout" means);
+- ``load``: ``--clients`` API clients posting a 640x480 one-face JPEG in a loop as the webcam page
+  does (``/api/predict?video=1``; ``--uploads``: as photo uploads, searched for small faces and
+  classified with the model's own view set), and ``--viewers`` stream viewers, for ``--seconds``:
+  requests, errors (anything but 200), p50/p95/p99 latency, and each viewer's frames/s over every
+  5 s window (the minimum is what "throughout" means);
 - ``bombs``: 8 scan bombs (issue 15's 189 KB progressive JPEG) at once, and /healthz meanwhile;
 - ``slowloris``: 100 sockets sending header lines slowly, and /healthz on new connections;
 - ``stalled``: ``--max-viewers`` viewers that never read; the time until their slots are free.
@@ -130,7 +132,7 @@ class Viewer(threading.Thread):
         return [float(((times >= a) & (times < a + window)).sum() / window) for a in edges]
 
 
-def load_phase(port: int, seconds: float, clients: int, viewers: int) -> dict:
+def load_phase(port: int, seconds: float, clients: int, viewers: int, path: str) -> dict:
     jpeg = encode(one_face_frame())
     stop = threading.Event()
     results: list[tuple[int, float]] = []
@@ -138,7 +140,7 @@ def load_phase(port: int, seconds: float, clients: int, viewers: int) -> dict:
 
     def client() -> None:
         while not stop.is_set():
-            outcome = timed(port, "POST", "/api/predict", jpeg)
+            outcome = timed(port, "POST", path, jpeg)
             with lock:
                 results.append(outcome)
 
@@ -162,7 +164,7 @@ def load_phase(port: int, seconds: float, clients: int, viewers: int) -> dict:
             errors[str(status)] = errors.get(str(status), 0) + 1
     fps = [v.window_fps(start, end) for v in watchers]
     return {
-        "phase": "load", "seconds": seconds, "clients": clients, "viewers": viewers,
+        "phase": "load", "path": path, "seconds": seconds, "clients": clients, "viewers": viewers,
         "requests": len(results), "errors": sum(errors.values()), "error_statuses": errors,
         "rps": round(len(results) / seconds, 1),
         **{f"p{q}_ms": round(float(np.percentile(latencies, q)), 1) if len(latencies) else None
@@ -249,7 +251,7 @@ def stalled_phase(port: int, pid: int, count: int) -> dict:
 
 
 def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seconds: float,
-        max_viewers: int = 8) -> list[dict]:
+        max_viewers: int = 8, uploads: bool = False) -> list[dict]:
     """Start a server, run the phases against it, stop it; one result row a phase (and RSS rows)."""
     port = free_port()
     server = subprocess.Popen(
@@ -267,7 +269,8 @@ def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seco
         before = process_stats(server.pid)
         for phase in phases:
             if phase == "load":
-                rows.append(load_phase(port, seconds, clients, viewers))
+                path = "/api/predict" if uploads else "/api/predict?video=1"
+                rows.append(load_phase(port, seconds, clients, viewers, path))
             elif phase == "bombs":
                 rows.append(bombs_phase(port))
             elif phase == "slowloris":
@@ -294,13 +297,16 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=5)
     parser.add_argument("--slow-seconds", type=float, default=60)
     parser.add_argument("--phase", action="append", choices=PHASES, help="default: all, in order")
+    parser.add_argument("--uploads", action="store_true", help="post photo uploads, not camera frames")
     args = parser.parse_args()
     if not 0 < args.seconds <= 600 or not 0 < args.slow_seconds <= 600:
         parser.error("--seconds and --slow-seconds must be in (0, 600]")
-    rows = run(args.seconds, args.clients, args.viewers, args.phase or list(PHASES), args.slow_seconds)
+    phases = args.phase or list(PHASES)
+    rows = run(args.seconds, args.clients, args.viewers, phases, args.slow_seconds, uploads=args.uploads)
     for row in rows:
         print(json.dumps(row))
-    print(f"wrote {write_results('load', rows, command=' '.join(['python', *sys.argv]))}")
+    name = "load_uploads" if args.uploads else "load"
+    print(f"wrote {write_results(name, rows, command=' '.join(['python', *sys.argv]))}")
 
 
 if __name__ == "__main__":
