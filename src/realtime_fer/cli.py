@@ -5,9 +5,11 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import realtime_fer
@@ -245,12 +247,35 @@ def serve(args: argparse.Namespace) -> int:
         print("realtime-fer: note: browsers offer the camera only to https:// or localhost pages; "
               "/stream and image uploads work from anywhere", flush=True)
     try:
-        server.run()
+        with _stream_ends_first(app.extensions["realtime_fer"].broadcast):
+            server.run()  # returns after Ctrl-C (waitress catches KeyboardInterrupt)
     except KeyboardInterrupt:
-        print("realtime-fer: stopped")
+        pass
     finally:
         server.close()
+    print("realtime-fer: stopped")
     return 0
+
+
+@contextmanager
+def _stream_ends_first(broadcast) -> Iterator[None]:
+    """Ctrl-C or SIGTERM end the stream before the server stops: its viewers then finish their
+    responses and free their threads at once, where waitress would wait 5 s for them and then close
+    their connections under them. (Signal handlers can only be set from the main thread.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signal: int, _frame) -> None:
+        broadcast.close(timeout=2.0)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _read_image(name: str):

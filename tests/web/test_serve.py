@@ -118,3 +118,35 @@ def test_waitress_caps_bodies(live):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and b"Content-Type: application/json" in head
     assert "request entity too large" in json.loads(body)["error"]
+
+
+def test_ctrl_c_with_viewers_connected_stops_at_once_and_quietly():
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "realtime_fer.cli", "serve", "--model", MODEL, "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        port = None
+        for line in server.stdout:  # bounded: the server prints its address or exits
+            if match := re.search(r"serving on http://127\.0\.0\.1:(\d+)/", line):
+                port = int(match.group(1))
+                break
+        assert port, server.stderr.read()[-500:]
+        viewers = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for viewer in viewers:
+            viewer.sendall(b"GET /video_feed HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert viewer.recv(100).startswith(b"HTTP/1.1 200")  # watching
+        start = time.monotonic()
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=20)
+        assert time.monotonic() - start < 3  # waitress alone waited 5 s for the viewers' threads
+        assert server.returncode == 0 and "stopped" in out
+        assert "Traceback" not in err and "still running" not in err
+    finally:
+        server.kill()
