@@ -13,7 +13,7 @@ import pytest
 from realtime_fer.demo import compose_frame, demo_faces
 from realtime_fer.detector import DetectorError, create_detector
 from realtime_fer.detectors.blazeface import WEIGHTS, WEIGHTS_SHA256, BlazeFaceDetector
-from realtime_fer.detectors.boxes import iou_matrix
+from realtime_fer.detectors.boxes import drop_nested, iou_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 FACES_DLIB = ROOT.parent / "shared" / "faces-dlib"
@@ -87,3 +87,17 @@ def test_finds_the_hand_boxed_faces_of_real_photos(monkeypatch):
     score = benchmark.score_photos(create_detector(), photos, truth)
     assert score["dlib_faces"] == 43
     assert score["dlib_found"] >= 42 and score["dlib_false"] <= 1, score
+
+
+def test_a_box_inside_a_face_twice_its_size_is_dropped():
+    boxes = np.array([[0, 0, 100, 100], [30, 30, 20, 20], [90, 90, 30, 30], [10, 10, 60, 60]], float)
+    # the 20-px box lies inside the 100-px face; the 30-px one sticks out; the 60-px one is too large
+    assert drop_nested(boxes).tolist() == [True, False, True, True]
+
+
+@pytest.mark.skipif(not FACES_DLIB.is_dir(), reason="needs ../shared/faces-dlib")
+def test_a_close_up_portrait_at_2048_px_is_one_face():
+    portrait = cv2.imread(str(FACES_DLIB / "Tom_Cruise_avp_2014_4.jpg"))  # one face filling the photo
+    scale = 2048 / portrait.shape[1]
+    big = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    assert len(create_detector("blazeface").detect(big)) == 1  # an eye was a second "face"

@@ -40,6 +40,22 @@ def weighted_nms(
     return np.array(kept_boxes), np.array(kept_scores), np.array(kept_points)
 
 
+def drop_nested(boxes: np.ndarray, ratio: float = 2.0) -> np.ndarray:
+    """Which of the xywh ``boxes`` to keep: not one lying wholly inside a box ``ratio`` times its
+    side or more. A face's box is tight, so a face within a face is a part of it (an eye, say,
+    found at a finer scale of a close-up portrait), never another face."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    side = boxes[:, 2:4].max(axis=1)
+    inside = (
+        (x0[:, None] >= x0[None]) & (y0[:, None] >= y0[None])
+        & (x1[:, None] <= x1[None]) & (y1[:, None] <= y1[None])
+        & (side[None] >= ratio * side[:, None])
+    )  # inside[i, j]: box i lies within the much larger box j
+    return ~inside.any(axis=1)
+
+
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """int32 (N, 4) ``[x, y, w, h]`` of float xywh ``boxes``, rounded and clipped to the frame."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
