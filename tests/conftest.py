@@ -5,6 +5,8 @@ label mix-up between layouts shows up as a mismatch between images and labels.
 """
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -114,3 +116,22 @@ def train_and_export(config) -> Path:
     run = train(config)
     export_run(run.out, (run.train_set, run.val_set))
     return run.out
+
+
+@contextmanager
+def ctrl_c_in_epoch(epoch: int) -> Iterator[None]:
+    """Training as usual, except that epoch ``epoch``'s training pass is stopped by Ctrl-C
+    (KeyboardInterrupt), as a user would stop it; the loop is itself again afterwards."""
+    from realtime_fer import train as train_module
+
+    real, calls = train_module.train_epoch, []
+
+    def train_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "train_epoch", train_epoch)
+        yield

@@ -14,7 +14,7 @@ from realtime_fer.augment import AUGMENTATIONS, augmentation, random_affine, ran
 from realtime_fer.data import FaceSet
 from realtime_fer.export import export_run
 from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, make_schedule, train
-from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
+from tests.conftest import ctrl_c_in_epoch, synthetic_faces, train_and_export, write_kaggle_tree
 
 
 @pytest.fixture
@@ -153,18 +153,8 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_p
         return TrainConfig(data=root, model="compact", out=out, epochs=2, train_precision="fp32", **extra)
 
     straight = train_and_export(config("straight"))
-    real_epoch, calls = train_module.train_epoch, []
-
-    def interrupt_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
-    with pytest.raises(SystemExit):
+    with ctrl_c_in_epoch(2), pytest.raises(SystemExit):
         train(config("resumed"))
-    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
     resumed = train_and_export(config("resumed", resume=True))
     a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)

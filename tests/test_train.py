@@ -13,7 +13,7 @@ from realtime_fer.evaluate import evaluate
 from realtime_fer.export import export_run
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.train import TrainConfig, mixed_loss, train
-from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
+from tests.conftest import ctrl_c_in_epoch, synthetic_faces, train_and_export, write_kaggle_tree
 
 
 @pytest.fixture
@@ -58,22 +58,12 @@ def test_same_seed_gives_identical_weights(small_root, tmp_path):
 
 def test_ctrl_c_keeps_the_selected_checkpoint_and_resume_continues(small_root, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    real_epoch, calls = train_module.train_epoch, []
-
-    def interrupt_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
-    with pytest.raises(SystemExit) as stopped:
+    with ctrl_c_in_epoch(2), pytest.raises(SystemExit) as stopped:
         train(TrainConfig(data=str(small_root), out=str(out), epochs=3, command="t"))
     assert stopped.value.code == 130
     assert (out / "checkpoints" / "selected.pt").is_file()
     assert export_run(out)["best_epoch"] == 1  # the interrupted run is usable as it is
 
-    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
     train(TrainConfig(data=str(small_root), out=str(out), epochs=3, resume=True, command="t"))
     rows = list(csv.DictReader((out / "history.csv").read_text().splitlines()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
