@@ -146,7 +146,7 @@ def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
     assert any(not torch.equal(exported[k], raw[k]) for k in exported if exported[k].is_floating_point())
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path, monkeypatch):
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path):
     def config(name: str, **extra) -> TrainConfig:
         out = str(tmp_path / name)
         root = str(small_root)

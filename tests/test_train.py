@@ -56,7 +56,7 @@ def test_same_seed_gives_identical_weights(small_root, tmp_path):
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
-def test_ctrl_c_keeps_the_selected_checkpoint_and_resume_continues(small_root, tmp_path, monkeypatch):
+def test_ctrl_c_keeps_the_selected_checkpoint_and_resume_continues(small_root, tmp_path):
     out = tmp_path / "run"
     with ctrl_c_in_epoch(2), pytest.raises(SystemExit) as stopped:
         train(TrainConfig(data=str(small_root), out=str(out), epochs=3, command="t"))
