@@ -179,6 +179,33 @@ def test_a_stray_folder_named_like_a_shipped_model_does_not_shadow_it(tmp_path, 
         EmotionRecognizer(tmp_path / "empty")
 
 
+def test_realtime_fer_models_is_searched_before_the_shipped_models(tmp_path, monkeypatch, trained_run):
+    from realtime_fer.model_folder import MODELS_ENV, available_models, resolve_model_dir
+
+    root = tmp_path / "my-models"
+    shutil.copytree(trained_run, root / "mine", ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(trained_run, root / "fast", ignore=shutil.ignore_patterns("checkpoints"))
+    monkeypatch.setenv(MODELS_ENV, str(root))
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_dir("mine") == root / "mine"
+    assert resolve_model_dir("fast") == root / "fast"  # the user's own "fast" comes first
+    assert {"mine", "fast", "accurate"} <= set(available_models())
+    assert EmotionRecognizer("mine").spec["architecture"] == "paper"
+
+
+def test_the_export_command_rebuilds_a_runs_model_folder(tmp_path, trained_run, capsys):
+    from realtime_fer.cli import main
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    (run / "model.onnx").unlink()
+    (run / "metrics.json").unlink()
+    assert main(["export", str(run)]) == 0
+    accuracy = json.loads(capsys.readouterr().out)
+    assert (run / "model.onnx").is_file()
+    assert accuracy == json.loads((run / "metrics.json").read_text())["accuracy"]
+    assert accuracy == json.loads((trained_run / "metrics.json").read_text())["accuracy"]  # same weights
+
+
 @pytest.mark.parametrize("name", ["paper", "fast"])
 def test_shipped_model_json_and_weights_rebuild_its_onnx_graph(name):
     from realtime_fer.model_folder import resolve_model_dir
