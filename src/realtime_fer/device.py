@@ -30,3 +30,8 @@ def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.de
     if chosen.type == "cuda":
         return chosen, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     return chosen, torch.bfloat16 if cpu_supports_bf16() else None
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``amp_dtype`` on ``device``; a no-op context when ``amp_dtype`` is None (fp32)."""
+    return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)

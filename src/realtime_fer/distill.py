@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from realtime_fer.device import autocast
 from realtime_fer.model_folder import resolve_model_dir
 from realtime_fer.models import load_trained
 from realtime_fer.tta import check_tta, tta_views
@@ -46,10 +47,7 @@ class Teachers:
         views = torch.from_numpy(tta_views(inputs.numpy(), self.tta))
         views = views.to(self.device, memory_format=torch.channels_last)
         total = 0.0
-        autocast = torch.autocast(
-            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
-        )
-        with autocast:
+        with autocast(self.device, self.amp_dtype):
             for network in self.networks:
                 logits = network(views).float() / temperature
                 total = total + torch.softmax(logits, 1).reshape(-1, len(inputs), logits.shape[1]).mean(0)

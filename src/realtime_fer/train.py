@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from realtime_fer import data, distributed
 from realtime_fer.augment import augmentation, mixup
-from realtime_fer.device import pick_device
+from realtime_fer.device import autocast, pick_device
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.distributed import ALONE, World
 from realtime_fer.models import create_model, model_entry, model_to_json
@@ -216,10 +216,6 @@ class Tally:
         loss, correct, seen = distributed.sum_over([self.loss, self.correct, self.seen], world, device)
         return {"loss": loss / seen, "acc": correct / seen, "seconds": seconds,
                 "images_per_s": seen / seconds}
-
-
-def autocast(device: torch.device, amp_dtype: torch.dtype | None):
-    return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 
 
 def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc: str = "") -> dict:
