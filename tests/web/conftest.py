@@ -18,7 +18,7 @@ from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.web import create_app
 from realtime_fer.web.server import create_server
 
-MODEL = DEFAULT_MODEL  # the shipped models/accurate
+MODEL = DEFAULT_MODEL  # the shipped default model
 FACE_BOX = (220, 140, 200, 200)  # where one_face_frame puts its face: x, y, w, h
 
 

@@ -10,6 +10,8 @@ from werkzeug import formparser
 
 from realtime_fer import demo
 from realtime_fer.emotions import EMOTIONS
+from realtime_fer.model_folder import ModelFolder
+from realtime_fer.tta import TTA_NAMES
 from realtime_fer.web import create_app
 from tests.web.conftest import FACE_BOX, MODEL, encode, one_face_frame
 from tests.web.nasty import grey_png
@@ -216,12 +218,13 @@ def test_healthz_names_the_model_and_how_it_serves(client, config):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok" and response.json["model"] == MODEL
-    assert response.json["serving"].endswith("+ ten-view TTA")  # as models/accurate/model.json asks
+    assert response.json["serving"].endswith(TTA_NAMES[ModelFolder.open(MODEL).serving_tta])  # model.json's
     plain = create_app({**config, "TTA": "none"}).test_client().get("/healthz").json
     assert plain["serving"] in ("fp32", "int8")
 
 
-def test_live_video_serves_at_most_flip_views_unless_asked(client, config):
+def test_live_video_serves_at_most_flip_views_unless_asked(config):
+    client = create_app({**config, "MODEL": "accurate"}).test_client()  # served with ten views
     health = client.get("/healthz").json
     assert health["serving"].endswith("+ ten-view TTA")  # uploads: the model's own view set
     assert health["video_serving"].endswith("+ flip TTA")  # the stream and the webcam page
