@@ -53,6 +53,30 @@ def test_teachers_refuse_an_unknown_view_set(tmp_path):
     folder, _ = save_teacher(tmp_path / "a", 1)
     with pytest.raises(ValueError, match="teacher TTA must be one of none, flip, ten"):
         Teachers([folder], "twelve", CPU, None)
+    with pytest.raises(ValueError, match="teacher views must be 0 \\(all\\) to 2 for 'flip'; got 3"):
+        Teachers([folder], "flip", CPU, None, views=3)
+
+
+def test_drawn_views_are_some_of_each_faces_views_and_average_to_all_of_them(tmp_path):
+    folder, network = save_teacher(tmp_path / "a", 1)
+    faces = torch.rand(16, 1, 48, 48)
+    with torch.no_grad():
+        plain, mirrored = torch.softmax(network(faces), 1), torch.softmax(network(faces.flip(-1)), 1)
+    one_view = Teachers([folder], "flip", CPU, None, views=1)
+    one = one_view.probabilities(faces, 1.0, torch.Generator().manual_seed(0))
+    is_plain = torch.isclose(one, plain, atol=1e-5).all(1)
+    assert (is_plain | torch.isclose(one, mirrored, atol=1e-5).all(1)).all()  # one view per face
+    assert 0 < is_plain.sum() < len(faces)  # drawn face by face, not one view for the batch
+
+    # a low temperature sets the views apart (an untrained network barely tells them apart at 1)
+    all_ten = Teachers([folder], "ten", CPU, None).probabilities(faces[:4], 0.05)
+    plain_view = Teachers([folder], "none", CPU, None).probabilities(faces[:4], 0.05)
+    assert (plain_view - all_ten).abs().max() > 0.03  # so a biased draw would show
+    two_of_ten = Teachers([folder], "ten", CPU, None, views=2)
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.stack([two_of_ten.probabilities(faces[:4], 0.05, generator) for _ in range(300)])
+    assert not torch.allclose(draws[0], draws[1], atol=1e-4)  # each call draws again
+    assert torch.allclose(draws.mean(0), all_ten, atol=0.01)  # unbiased
 
 
 def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: float) -> dict:
@@ -88,12 +112,14 @@ def test_full_distillation_ignores_the_labels_and_none_ignores_the_teacher(tmp_p
 def test_a_distilled_run_records_its_teacher_and_the_teachers_share(tmp_path, trained_run):
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
     config = TrainConfig(
-        data=str(root), model="vgg-kd", teacher=str(trained_run), out=str(tmp_path / "kd"), epochs=1
+        data=str(root), model="vgg-kd", teacher=str(trained_run), teacher_views=1, out=str(tmp_path / "kd"),
+        epochs=1,
     )
     out = train_and_export(config)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["teacher"] == str(trained_run)
     assert metrics["config"]["teacher_tta"] == "flip" and metrics["config"]["distill_weight"] == 0.7
+    assert metrics["config"]["teacher_views"] == 1
     rows = list(csv.DictReader((out / "history.csv").read_text().splitlines()))
     assert 0 < float(rows[0]["teacher_share"]) < 1
     assert json.loads((out / "model.json").read_text())["serving"] == {"tta": "flip"}

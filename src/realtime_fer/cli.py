@@ -395,6 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, help="validate on this stratified fraction of train instead")
     p.add_argument("--teacher", help="distil from these models (names or folders, comma-separated)")
     p.add_argument("--teacher-tta", choices=TTA_MODES, help="the views of each face the teachers average")
+    p.add_argument(
+        "--teacher-views",
+        type=int,
+        help="draw this many of those views per face at random (unbiased, cheaper; default 0: all)",
+    )
     p.add_argument("--distill-weight", type=float, help="share of the distillation loss, 0-1")
     p.add_argument("--temperature", type=float, help="softmax temperature of distillation")
     p.add_argument("--seed", type=int, help="seeds weights, shuffling and augmentation (default 0)")

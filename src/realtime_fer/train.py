@@ -52,6 +52,7 @@ RECIPE_DEFAULTS = {
     "holdout": 0.0,
     "teacher": "",  # comma-separated model names or folders; empty: no distillation
     "teacher_tta": "none",
+    "teacher_views": 0,  # 0: all of teacher_tta's views for every face; k: k of them drawn at random
     "distill_weight": 0.5,
     "temperature": 2.0,
 }
@@ -79,6 +80,7 @@ class TrainConfig:
     holdout: float | None = None
     teacher: str | None = None
     teacher_tta: str | None = None
+    teacher_views: int | None = None
     distill_weight: float | None = None
     temperature: float | None = None
     seed: int = 0
@@ -244,7 +246,7 @@ def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc:
         soft_targets = None
         if t.teachers is not None:
             teacher_start = time.perf_counter()
-            soft_targets = t.teachers.probabilities(inputs, cfg.temperature)
+            soft_targets = t.teachers.probabilities(inputs, cfg.temperature, draws)
             teacher_seconds += time.perf_counter() - teacher_start
         inputs = inputs.to(t.device, memory_format=torch.channels_last)
         targets = targets.to(t.device)
@@ -348,7 +350,7 @@ def make_teachers(cfg: TrainConfig, device: torch.device, amp_dtype: torch.dtype
         return None
     if not 0.0 <= cfg.distill_weight <= 1.0 or cfg.temperature <= 0:
         raise ValueError("distill_weight must be in [0, 1] and temperature > 0")
-    return Teachers(names, cfg.teacher_tta, device, amp_dtype)
+    return Teachers(names, cfg.teacher_tta, device, amp_dtype, cfg.teacher_views)
 
 
 @dataclass

@@ -12,6 +12,7 @@ TTA_SHIFT = 3
 # how reports name each mode after the precision, e.g. "int8 + flip TTA"
 TTA_NAMES = {"none": "", "flip": " + flip TTA", "ten": " + ten-view TTA"}
 TTA_MODES = tuple(TTA_NAMES)  # from the fewest views to the most
+TTA_VIEWS = {"none": 1, "flip": 2, "ten": 10}  # how many views of each face a mode classifies
 # Live video (the stream, the webcam page) classifies every face of every frame and smooths each
 # face's probabilities over frames, so it serves at most this view set: ten views of six faces cost
 # ~20 ms a frame on the development machine and 60-100 ms on a slower Xeon, beyond a 30 fps camera.
