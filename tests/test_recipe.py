@@ -146,11 +146,18 @@ def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
     assert any(not torch.equal(exported[k], raw[k]) for k in exported if exported[k].is_floating_point())
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path):
+@pytest.mark.parametrize("distilled", [False, True])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path, trained_run, distilled):
+    # distilled: mixup and two of the teacher's ten views drawn per face, from the same generator
+    recipe = {"teacher": str(trained_run), "teacher_tta": "ten", "teacher_views": 2, "mixup": 0.4}
+
     def config(name: str, **extra) -> TrainConfig:
         out = str(tmp_path / name)
         root = str(small_root)
-        return TrainConfig(data=root, model="compact", out=out, epochs=2, train_precision="fp32", **extra)
+        return TrainConfig(
+            data=root, model="compact", out=out, epochs=2, train_precision="fp32",
+            **(recipe if distilled else {}), **extra,
+        )
 
     straight = train_and_export(config("straight"))
     with ctrl_c_in_epoch(2), pytest.raises(SystemExit):
