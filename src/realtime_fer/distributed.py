@@ -57,8 +57,12 @@ def join(device: str) -> tuple[World, str]:
     return world, device
 
 
-def leave(world: World) -> None:
+def leave(world: World, finished: bool) -> None:
+    """Leaves the process group; after a finished run, only once every process has finished, so
+    that none tears its connections down while another still uses them."""
     if world.distributed:
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -381,10 +381,13 @@ def train(cfg: TrainConfig) -> TrainedRun | None:
     Under torchrun every process calls this; ``cfg.batch_size`` is the global batch.
     """
     world, device_name = distributed.join(cfg.device)
+    finished = False
     try:
-        return _train(cfg, world, device_name)
+        trained = _train(cfg, world, device_name)
+        finished = True
+        return trained
     finally:
-        distributed.leave(world)
+        distributed.leave(world, finished)
 
 
 def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | None:
