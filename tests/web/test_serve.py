@@ -3,7 +3,12 @@ before binding, request bodies kept in memory and capped."""
 
 import http.client
 import json
+import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -121,12 +126,6 @@ def test_waitress_caps_bodies(live):
 
 
 def test_ctrl_c_with_viewers_connected_stops_at_once_and_quietly():
-    import re
-    import signal
-    import subprocess
-    import sys
-    import time
-
     server = subprocess.Popen(
         [sys.executable, "-m", "realtime_fer.cli", "serve", "--model", MODEL, "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
