@@ -29,6 +29,7 @@ TRAIN_EXTRA_MODULES = {
     "summary": ("torch",),
     "train": ("torch", "onnx", "onnxscript"),
     "export": ("torch", "onnx", "onnxscript"),
+    "pair": ("torch", "onnx", "onnxscript"),
     "quantize": ("onnx",),
 }
 MODEL_HELP = f"a shipped model's name (default: {DEFAULT_MODEL}) or a model folder"
@@ -77,6 +78,16 @@ def export(args: argparse.Namespace) -> None:
     from realtime_fer.export import export_run
 
     metrics = export_run(args.run)
+    print(json.dumps(metrics["accuracy"], indent=2))
+
+
+@command
+def pair(args: argparse.Namespace) -> None:
+    from realtime_fer.export import export_pair
+
+    metrics = export_pair(
+        args.first, args.second, args.data, args.out, shlex.join(["realtime-fer", *args.argv])
+    )
     print(json.dumps(metrics["accuracy"], indent=2))
 
 
@@ -416,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a run's selected checkpoint (e.g. after Ctrl-C)")
     p.add_argument("run", help="run folder holding checkpoints/")
+
+    p = sub.add_parser("pair", help="one model of two trained ones: the second classifies the mirror image")
+    p.add_argument("first", help="a model folder or shipped model's name: classifies the face")
+    p.add_argument("second", help="another of the same architecture: classifies its mirror image")
+    p.add_argument("--data", required=True, help="fer2013.csv or a Kaggle root (validation scores it)")
+    p.add_argument("--out", required=True, help="the model folder to write")
 
     p = sub.add_parser("evaluate", help="accuracy, per-class report and confusion matrix via ONNX")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)

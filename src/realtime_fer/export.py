@@ -23,9 +23,12 @@ from realtime_fer.model_folder import (
     QUANTIZATION_FILE,
     SPEC_FILE,
     WEIGHTS_FILE,
+    ModelError,
     accuracy_key,
+    read_json,
+    resolve_model_dir,
 )
-from realtime_fer.models import count_parameters, model_from_json, model_to_json
+from realtime_fer.models import count_parameters, create_model, load_trained, model_from_json, model_to_json
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.train import LAST_CHECKPOINT, TrainConfig, load_splits, selected_checkpoint
 
@@ -143,4 +146,48 @@ def export_run(
         "versions": library_versions(),
     }
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def export_pair(first: str, second: str, data_path: str, out: str | os.PathLike, command: str) -> dict:
+    """A ``mirror-pair`` model folder from two trained folders of one architecture, scored on the
+    validation split of ``data_path`` as it is served; returns its ``metrics.json``."""
+    members = {role: resolve_model_dir(model) for role, model in (("first", first), ("second", second))}
+    networks = {role: load_trained(folder) for role, folder in members.items()}
+    specs = {role: read_json(folder / SPEC_FILE) for role, folder in members.items()}
+    if specs["first"]["architecture"] != specs["second"]["architecture"] or (
+        specs["first"].get("config", {}) != specs["second"].get("config", {})
+    ):
+        raise ModelError(f"{first} and {second} are not the same architecture: a pair needs two")
+    model = create_model(
+        "mirror-pair", member=specs["first"]["architecture"], member_config=specs["first"].get("config", {})
+    )
+    model.first.load_state_dict(networks["first"].state_dict())
+    model.second.load_state_dict(networks["second"].state_dict())
+    out = Path(out)
+    save_model(model.eval(), model_to_json(model), out)
+
+    val_split = data.validation_split(data_path)
+    val_set = data.load(data_path, val_split)
+    report = evaluate(EmotionRecognizer(out, precision="fp32"), val_set)
+    key = accuracy_key(val_split, "none")
+    (out / EVALUATION_FILE).write_text(json.dumps({key: report}, indent=2) + "\n")
+    plot_confusion(report, out / "confusion_matrix.png")
+    member_metrics = {role: read_json(folder / METRICS_FILE) for role, folder in members.items()}
+    metrics = {
+        "model": "mirror-pair",
+        "parameters": count_parameters(model),
+        "accuracy": {key: report["accuracy"]},
+        "command": command,
+        "config": {"first": first, "second": second, "data": data_path, "val_split": val_split},
+        "members": {
+            role: {key: m.get(key) for key in ("command", "accuracy", "train_wall_time_s", "data")}
+            for role, m in member_metrics.items()
+        },
+        "train_wall_time_s": round(sum(m["train_wall_time_s"] for m in member_metrics.values()), 1),
+        "data": {"path": data_path, val_split: {"faces": len(val_set), "fingerprint": val_set.fingerprint}},
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "versions": library_versions(),
+    }
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

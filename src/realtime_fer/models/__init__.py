@@ -1,6 +1,6 @@
 """Network architectures (need torch). Importing this package registers every model."""
 
-from realtime_fer.models import paper, vgg  # noqa: F401  (importing registers them)
+from realtime_fer.models import pair, paper, vgg  # noqa: F401  (importing registers them)
 from realtime_fer.models.registry import create_model, list_models, model_entry, register_model
 from realtime_fer.models.spec import (
     count_macs,
