@@ -1,5 +1,6 @@
-"""Export a trained run: ``model.json``, ``weights.pt``, ``model.onnx`` (checked against PyTorch)
-and ``metrics.json`` with the validation score measured through the serving recognizer."""
+"""Export a trained run, or two trained models as a ``mirror-pair``: ``model.json``, ``weights.pt``,
+``model.onnx`` (checked against PyTorch) and ``metrics.json`` with the validation score measured
+through the serving recognizer."""
 
 import contextlib
 import importlib.metadata
@@ -84,6 +85,14 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def provenance() -> dict:
+    """The ``machine`` and ``versions`` entries of a ``metrics.json``."""
+    return {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "versions": library_versions(),
+    }
+
+
 def save_model(model: nn.Module, spec: dict, out: Path) -> None:
     """model.json + weights.pt + model.onnx, with the ONNX output checked against PyTorch.
 
@@ -102,6 +111,19 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
         raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
 
 
+def score_folder(model_dir: Path, val_set: data.FaceSet, val_split: str, ttas: tuple[str, ...]) -> dict:
+    """Score a model folder as served on ``val_set`` with each TTA in ``ttas`` (fp32); writes
+    ``evaluation.json`` and the one-view confusion matrix; returns the accuracies by key."""
+    accuracy, reports = {}, {}
+    for tta in dict.fromkeys(ttas):
+        report = evaluate(EmotionRecognizer(model_dir, tta=tta, precision="fp32"), val_set)
+        key = accuracy_key(val_split, tta)
+        accuracy[key], reports[key] = report["accuracy"], report
+    (model_dir / EVALUATION_FILE).write_text(json.dumps(reports, indent=2) + "\n")
+    plot_confusion(reports[accuracy_key(val_split, "none")], model_dir / "confusion_matrix.png")
+    return accuracy
+
+
 def export_run(
     run_dir: str | os.PathLike, splits: tuple[data.FaceSet, data.FaceSet] | None = None
 ) -> dict:
@@ -118,13 +140,8 @@ def export_run(
     save_model(model, spec, run_dir)
 
     train_set, val_set = splits or load_splits(TrainConfig.from_record(config))
-    accuracy, reports = {}, {}
-    for tta in dict.fromkeys(("none", "flip", spec["serving"]["tta"])):  # and the TTA it is served with
-        report = evaluate(EmotionRecognizer(run_dir, tta=tta, precision="fp32"), val_set)
-        key = accuracy_key(config["val_split"], tta)
-        accuracy[key], reports[key] = report["accuracy"], report
-    (run_dir / EVALUATION_FILE).write_text(json.dumps(reports, indent=2) + "\n")
-    plot_confusion(reports[config["val_split"]], run_dir / "confusion_matrix.png")
+    # one view, flip, and the TTA it is served with
+    accuracy = score_folder(run_dir, val_set, config["val_split"], ("none", "flip", spec["serving"]["tta"]))
 
     history = last["history"]
     metrics = {
@@ -142,8 +159,7 @@ def export_run(
         },
         "train_wall_time_s": round(last["train_seconds"], 1),
         "train_images_per_s": round(float(np.median([row["images_per_s"] for row in history])), 1),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-        "versions": library_versions(),
+        **provenance(),
     }
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -169,15 +185,12 @@ def export_pair(first: str, second: str, data_path: str, out: str | os.PathLike,
 
     val_split = data.validation_split(data_path)
     val_set = data.load(data_path, val_split)
-    report = evaluate(EmotionRecognizer(out, precision="fp32"), val_set)
-    key = accuracy_key(val_split, "none")
-    (out / EVALUATION_FILE).write_text(json.dumps({key: report}, indent=2) + "\n")
-    plot_confusion(report, out / "confusion_matrix.png")
+    accuracy = score_folder(out, val_set, val_split, ("none",))  # the mirror view is in the graph
     member_metrics = {role: read_json(folder / METRICS_FILE) for role, folder in members.items()}
     metrics = {
         "model": "mirror-pair",
         "parameters": count_parameters(model),
-        "accuracy": {key: report["accuracy"]},
+        "accuracy": accuracy,
         "command": command,
         "config": {"first": first, "second": second, "data": data_path, "val_split": val_split},
         "members": {
@@ -186,8 +199,7 @@ def export_pair(first: str, second: str, data_path: str, out: str | os.PathLike,
         },
         "train_wall_time_s": round(sum(m["train_wall_time_s"] for m in member_metrics.values()), 1),
         "data": {"path": data_path, val_split: {"faces": len(val_set), "fingerprint": val_set.fingerprint}},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-        "versions": library_versions(),
+        **provenance(),
     }
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
