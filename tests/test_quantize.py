@@ -9,8 +9,17 @@ import pytest
 
 from realtime_fer import data
 from realtime_fer.cli import main
-from realtime_fer.model_folder import INT8_ONNX_FILE, ModelError
+from realtime_fer.model_folder import INT8_ONNX_FILE, ModelError, resolve_model_dir
+from realtime_fer.quantize import WEIGHT_LIMIT
 from realtime_fer.recognizer import EmotionRecognizer
+
+SHIPPED_MODELS = ("accurate", "fast", "paper")
+
+
+def largest_int8_weight(graph_file) -> int:
+    """The largest |value| among a graph's int8 tensors (its quantized weights)."""
+    tensors = (onnx.numpy_helper.to_array(t) for t in onnx.load(graph_file).graph.initializer)
+    return max(int(np.abs(t.astype(np.int16)).max()) for t in tensors if t.dtype == np.int8)
 
 
 @pytest.fixture
@@ -35,6 +44,8 @@ def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, ca
     # 8-bit weights: the graph really is quantized, not a float copy
     assert report["size_bytes"]["int8"] < report["size_bytes"]["fp32"] / 3
     assert "QuantizeLinear" in {node.op_type for node in onnx.load(model_copy / INT8_ONNX_FILE).graph.node}
+    # 7-bit weights: CPUs without VNNI would saturate int16 sums of uint8 x int8 products otherwise
+    assert largest_int8_weight(model_copy / INT8_ONNX_FILE) <= WEIGHT_LIMIT
 
     faces = data.load(kaggle_root, "public_test").images
     fp32 = EmotionRecognizer(model_copy, precision="fp32").predict_proba(faces)
@@ -44,6 +55,10 @@ def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, ca
     # a 1-epoch model is barely off uniform, so measure the int8 error against how far fp32 is from it
     assert np.abs(int8 - fp32).max() < 0.1 * np.abs(fp32 - 1 / 7).max()
 
+
+@pytest.mark.parametrize("model", SHIPPED_MODELS)
+def test_shipped_int8_graphs_compute_the_same_on_every_x86_cpu(model):
+    assert largest_int8_weight(resolve_model_dir(model) / INT8_ONNX_FILE) <= WEIGHT_LIMIT
 
 def test_auto_precision_serves_int8_only_where_its_report_shows_no_real_loss(model_copy, kaggle_root):
     assert EmotionRecognizer(model_copy).precision == "fp32"  # nothing quantized yet
