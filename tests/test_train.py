@@ -150,4 +150,8 @@ def test_a_single_process_run_trains_as_before(model, options, expected, tmp_pat
     )
     rows = list(csv.DictReader((train(config).out / "history.csv").read_text().splitlines()))
     got = [tuple(float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")) for r in rows]
-    assert got == [pytest.approx(row, abs=2e-5) for row in expected]
+    # Accuracies count faces: exactly as before. Losses to 1e-3 relative: fp32 sums in another order on
+    # another CPU's SIMD kernels (AVX2 against AVX-512: up to 1.6e-4 in a loss after two epochs), while
+    # another batch order (seed 4 instead of 3) moves them by 1e-2 to 2e-1.
+    assert [(r[1], r[3]) for r in got] == [pytest.approx((e[1], e[3]), abs=1e-5) for e in expected]
+    assert [(r[0], r[2]) for r in got] == [pytest.approx((e[0], e[2]), rel=1e-3) for e in expected]
