@@ -1,8 +1,9 @@
 """``mirror-pair``: two trained networks of one architecture in one graph, the second looking at the
 mirror image of the face; their probabilities are averaged.
 
-Two passes per face, the cost of serving one network with flip TTA, but two independently trained
-networks disagree more than one network and its mirror view do, so their average is the better guess.
+Two passes per face, the cost of serving one network with flip TTA; two independently trained
+networks disagree more than one network and its mirror view do, so their average can gain more
+(not yet measured on FER-2013: see the README's "Known gaps").
 ``realtime-fer pair`` builds one from two trained model folders.
 """
 
