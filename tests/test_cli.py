@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from realtime_fer.cli import main
+from realtime_fer.model_folder import available_models
 from tests.conftest import SHARED_DATA
 
 
@@ -107,7 +108,7 @@ def test_evaluate_missing_data_is_a_clear_error(trained_run, capsys):
 
 @pytest.mark.realdata
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="FER-2013 not found at ../shared/fer2013")
-@pytest.mark.parametrize("model", ["paper", "fast", "accurate"])
+@pytest.mark.parametrize("model", available_models())
 def test_shipped_models_reproduce_their_metrics(model, capsys):
     from realtime_fer.model_folder import resolve_model_dir
 

@@ -9,11 +9,9 @@ import pytest
 
 from realtime_fer import data
 from realtime_fer.cli import main
-from realtime_fer.model_folder import INT8_ONNX_FILE, ModelError, resolve_model_dir
+from realtime_fer.model_folder import INT8_ONNX_FILE, ModelError, available_models, resolve_model_dir
 from realtime_fer.quantize import WEIGHT_LIMIT
 from realtime_fer.recognizer import EmotionRecognizer
-
-SHIPPED_MODELS = ("accurate", "fast", "paper")
 
 
 def largest_int8_weight(graph_file) -> int:
@@ -56,9 +54,10 @@ def test_quantize_writes_an_int8_graph_close_to_fp32(model_copy, kaggle_root, ca
     assert np.abs(int8 - fp32).max() < 0.1 * np.abs(fp32 - 1 / 7).max()
 
 
-@pytest.mark.parametrize("model", SHIPPED_MODELS)
+@pytest.mark.parametrize("model", available_models())
 def test_shipped_int8_graphs_compute_the_same_on_every_x86_cpu(model):
     assert largest_int8_weight(resolve_model_dir(model) / INT8_ONNX_FILE) <= WEIGHT_LIMIT
+
 
 def test_auto_precision_serves_int8_only_where_its_report_shows_no_real_loss(model_copy, kaggle_root):
     assert EmotionRecognizer(model_copy).precision == "fp32"  # nothing quantized yet
