@@ -16,6 +16,7 @@ import pytest
 from realtime_fer.emotions import CSV_ID_TO_EMOTION, EMOTIONS
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
+FERPLUS_DATA = SHARED_DATA.parent / "ferplus"
 USAGE_PREFIX = {"train": "Training", "public": "PublicTest", "private": "PrivateTest"}
 
 
@@ -135,3 +136,12 @@ def ctrl_c_in_epoch(epoch: int) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train_module, "train_epoch", train_epoch)
         yield
+
+
+@pytest.fixture(scope="session")
+def eight_class_model(tmp_path_factory) -> Path:
+    """A tiny eight-class FER+ model folder (:func:`tests.tiny_models.write_model`; needs onnx)."""
+    pytest.importorskip("onnx")
+    from tests.tiny_models import write_model
+
+    return write_model(tmp_path_factory.mktemp("models") / "ferplus-tiny")

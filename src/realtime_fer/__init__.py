@@ -1,7 +1,10 @@
-"""Real-time facial expression recognition (FER-2013, seven classes).
+"""Real-time facial expression recognition: FER-2013's seven classes, or the classes a model names
+(FER+'s eight add contempt).
 
     from realtime_fer import FaceEmotionPipeline
     faces = FaceEmotionPipeline().process(frame_bgr)  # [Face(box, emotion, confidence, ...)]
+    # faces below 60% top probability: uncertain=True (fewer faces labelled, those more reliably)
+    faces = FaceEmotionPipeline(uncertain_below=0.6).process(frame_bgr)
 
 The names below load on first use, so ``import realtime_fer`` stays light (and never needs torch).
 """

@@ -71,6 +71,12 @@ def random_erasing(
     return torch.where(mask, noise, images)
 
 
+def shift(images: Tensor, generator: torch.Generator) -> Tensor:
+    """Flip and move every face by up to 10% of its side, no rotation or zoom: light enough to
+    fine-tune a network that already learned the faces under :func:`strong`."""
+    return random_affine(random_flip(images, generator), generator, degrees=0.0, scale=(1.0, 1.0))
+
+
 def strong(images: Tensor, generator: torch.Generator) -> Tensor:
     """Flip, affine jitter and random erasing: the recipe of the compact and modern models."""
     return random_erasing(random_affine(random_flip(images, generator), generator), generator)
@@ -98,6 +104,7 @@ def _beta(n: int, alpha: float, generator: torch.Generator) -> Tensor:
 AUGMENTATIONS: dict[str, Augmentation] = {
     "none": lambda images, generator: images,
     "flip": random_flip,
+    "shift": shift,
     "strong": strong,
 }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import realtime_fer
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.ferplus import LABEL_MODES
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
 from realtime_fer.sources import SourceError, redact
@@ -33,7 +33,7 @@ TRAIN_EXTRA_MODULES = {
     "quantize": ("onnx",),
 }
 MODEL_HELP = f"a shipped model's name (default: {DEFAULT_MODEL}) or a model folder"
-VIDEO_CSV_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence", *EMOTIONS)
+VIDEO_CSV_FACE_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence")
 
 
 def command(function: Callable[[argparse.Namespace], int | None]):
@@ -63,11 +63,13 @@ def summary(args: argparse.Namespace) -> None:
 @command
 def train(args: argparse.Namespace) -> None:
     from realtime_fer.export import export_run
-    from realtime_fer.train import TrainConfig
+    from realtime_fer.train import TrainConfig, read_init
     from realtime_fer.train import train as run
 
     # an option not given is None: TrainConfig's default, or the architecture's recipe
     options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    if args.init and not args.model:  # a warm start trains the architecture it starts from
+        options["model"] = read_init(args.init)[0]["architecture"]
     trained = run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
     if trained is not None:  # the process that writes the run folder (rank 0 under torchrun)
         export_run(trained.out, (trained.train_set, trained.val_set))
@@ -95,7 +97,7 @@ def pair(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     from realtime_fer import data
     from realtime_fer.evaluate import evaluate as run
-    from realtime_fer.evaluate import format_report, plot_confusion
+    from realtime_fer.evaluate import format_report, plot_confusion, plot_risk_coverage
     from realtime_fer.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision)
@@ -105,6 +107,8 @@ def evaluate(args: argparse.Namespace) -> None:
     report = run(recognizer, faces)
     if args.confusion:
         plot_confusion(report, args.confusion)
+    if args.risk_coverage:
+        plot_risk_coverage({recognizer.name: report["risk_coverage"]}, args.risk_coverage)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -139,7 +143,8 @@ def predict(args: argparse.Namespace) -> int:
     from realtime_fer.recognizer import EmotionRecognizer
 
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
-    pipeline = FaceEmotionPipeline(EmotionRecognizer(args.model, tta=args.tta), args.detector)
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
+    pipeline = FaceEmotionPipeline(recognizer, args.detector)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +160,7 @@ def predict(args: argparse.Namespace) -> int:
         faces = pipeline.process(image)
         results.append({"image": name, "faces": [face.to_dict() for face in faces]})
         if not args.json:
-            print(_face_table(name, faces))
+            print(_face_table(name, faces, recognizer.classes))
         target = out / Path(name).name if out else None
         if target and not cv2.imwrite(str(target), pipeline.annotate(image, faces)):
             print(f"realtime-fer predict: error: cannot write {target}", file=sys.stderr)
@@ -183,7 +188,7 @@ def video(args: argparse.Namespace) -> None:
     frames = detections = 0
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
-        recognizer = EmotionRecognizer(args.model, tta=args.tta)
+        recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
         detector = create_detector(args.detector, video=True)
         pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
         total = args.max_frames or source.frame_count
@@ -191,7 +196,7 @@ def video(args: argparse.Namespace) -> None:
         table = None
         if args.csv:
             table = csv.writer(stack.enter_context(open(args.csv, "w", newline="")))
-            table.writerow(VIDEO_CSV_FIELDS)
+            table.writerow(video_csv_fields(recognizer.classes))
         writer = None
         start = time.monotonic()
         try:
@@ -204,7 +209,7 @@ def video(args: argparse.Namespace) -> None:
                 if table is not None:
                     # a camera or stream has no reliable frame rate: use the wall clock there
                     seconds = frames / source.fps if source.fps else time.monotonic() - start
-                    table.writerows(_csv_rows(frames, seconds, faces))
+                    table.writerows(_csv_rows(frames, seconds, faces, recognizer.classes))
                 frames += 1
                 detections += len(faces)
                 progress.update()
@@ -228,6 +233,7 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app({
         "MODEL": args.model,
         "TTA": args.tta,
+        "UNCERTAIN_BELOW": args.uncertain_below,
         "DETECTOR": args.detector,
         "SOURCE": args.source,
         "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
@@ -303,18 +309,20 @@ def _read_image(name: str):
     return image
 
 
-def _face_table(name: str, faces: list) -> str:
+def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
+    """A face a line: box, emotion, confidence, a column per class and whether it is uncertain."""
     if not faces:
         return f"{name}: no faces found\n"
     header = f"{'face':>4}  {'box (x, y, w, h)':<22}{'emotion':<10}{'conf':>6}" + "".join(
-        f"{e:>9}" for e in EMOTIONS
-    )
+        f"{e:>9}" for e in classes
+    ) + f"{'uncertain':>10}"
     lines = [f"{name}: {len(faces)} face{'s' if len(faces) > 1 else ''}", header]
     for i, face in enumerate(faces, 1):
         box = "(" + ", ".join(map(str, face.box)) + ")"
         lines.append(
             f"{i:>4}  {box:<22}{face.emotion:<10}{face.confidence:>6.2f}"
-            + "".join(f"{face.scores[e]:>9.2f}" for e in EMOTIONS)
+            + "".join(f"{face.scores[e]:>9.2f}" for e in classes)
+            + f"{'yes' if face.uncertain else 'no':>10}"
         )
     return "\n".join(lines) + "\n"
 
@@ -331,7 +339,12 @@ def _video_writer(path: str, fps: float, shape: tuple[int, ...], stack: ExitStac
     return writer
 
 
-def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
+def video_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``video --csv`` for a model: the face's, a probability per class, ``uncertain``."""
+    return (*VIDEO_CSV_FACE_FIELDS, *classes, "uncertain")
+
+
+def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...]) -> list[list]:
     return [
         [
             frame,
@@ -340,7 +353,8 @@ def _csv_rows(frame: int, seconds: float, faces: list) -> list[list]:
             *face.box,
             face.emotion,
             f"{face.confidence:.4f}",
-            *(f"{face.scores[e]:.4f}" for e in EMOTIONS),
+            *(f"{face.scores[e]:.4f}" for e in classes),
+            "true" if face.uncertain else "false",
         ]
         for face in faces
     ]
@@ -355,6 +369,24 @@ def add_tta_option(parser: argparse.ArgumentParser) -> None:
         f"{TTA_SHIFT}-px shifts too, each mirrored); default: the model's own setting",
     )
     group.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
+
+
+def add_uncertain_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--uncertain-below",
+        type=_threshold,
+        metavar="P",
+        help="call a face 'uncertain' (drawn grey; uncertain: true) when its top probability is below P, "
+        "0 to 1: a higher P labels fewer faces, and those it labels more reliably; 0: never (default: "
+        "the model's serving.uncertain_below, else never)",
+    )
+
+
+def _threshold(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -389,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "model folder")
 
     p = sub.add_parser("train", help="train an architecture with its recipe (options override it)")
-    p.add_argument("--data", required=True, help="fer2013.csv or a folder with train/ and test/")
+    p.add_argument("--data", required=True, help="fer2013.csv, a folder with train/ and test/, or FER+ "
+                   "(a folder with FER2013Train/..., or fer2013new.csv beside fer2013.csv)")
     p.add_argument("--model", help="the architecture whose recipe to run (default: paper)")
     p.add_argument("--out", help="run folder (default: runs/ARCHITECTURE)")
     p.add_argument("--epochs", type=int, help="length of the run")
@@ -413,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--distill-weight", type=float, help="share of the distillation loss, 0-1")
     p.add_argument("--temperature", type=float, help="softmax temperature of distillation")
+    p.add_argument("--labels", choices=LABEL_MODES,
+                   help="FER+ data: how the ten votes become targets (default: crossentropy)")
+    p.add_argument("--init", help="start from this model's weights (a shipped model, model folder or run); "
+                   "the output rows of classes it lacks start fresh. Default architecture: the init's")
+    p.add_argument("--serve-tta", choices=TTA_MODES, help="the views the exported model is served with "
+                   "(default: the architecture's)")
     p.add_argument("--seed", type=int, help="seeds weights, shuffling and augmentation (default 0)")
     p.add_argument("--device", help="auto (the default), cpu, cuda, cuda:1, ...")
     p.add_argument(
@@ -448,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
+    p.add_argument("--risk-coverage", help="write the risk-coverage curve PNG here (accuracy against the "
+                   "share of faces labelled, the least confident set aside first)")
     p.add_argument("--report", help="write the JSON report here")
 
     p = sub.add_parser("quantize", help="int8 copy of a model (model.int8.onnx) and its accuracy change")
@@ -462,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
     add_detector_option(p)
+    add_uncertain_option(p)
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
@@ -470,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
 
@@ -478,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_uncertain_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
     p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "

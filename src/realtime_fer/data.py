@@ -1,7 +1,13 @@
-"""FER-2013 loading from the Kaggle folder layout or the original ``fer2013.csv``, with a cache.
+"""FER-2013 and FER+ loading, with a cache.
 
-Either layout becomes a :class:`FaceSet`: uint8 faces (N, 48, 48), canonical labels and a name per
-face. Names keep the Kaggle prefixes (``Training_``, ``PublicTest_``, ``PrivateTest_``) so both halves
+FER-2013 comes in the Kaggle folder layout or as the original ``fer2013.csv``; FER+ in the folders
+Microsoft's ``generate_training_data.py`` writes (``FER2013Train/``, ``FER2013Valid/``, ``FER2013Test/``,
+each with PNGs and a headerless ``label.csv``) or as ``fer2013.csv`` + ``fer2013new.csv`` joined row by
+row. Every layout becomes a :class:`FaceSet`: uint8 faces (N, 48, 48), canonical labels and a name per
+face; a FER+ set also carries each face's ten vote counts (:mod:`ferplus`), and its labels are the
+majority-protocol ones in :data:`FERPLUS_CLASSES` (``ferplus.UNLABELED`` where that leaves a face out).
+
+Names keep the Kaggle prefixes (``Training_``, ``PublicTest_``, ``PrivateTest_``) so both halves
 of the test set are addressable in both layouts. Faces are decoded once into a cache under
 ``$REALTIME_FER_CACHE`` (default ``~/.cache/realtime-fer``), keyed by a fingerprint of the files, and
 memory-mapped from it. The cache is built chunk by chunk and an interrupted build resumes; one process
@@ -23,14 +29,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime_fer.emotions import CSV_ID_TO_EMOTION, EMOTION_INDEX, EMOTIONS, csv_id_to_index
+from realtime_fer import ferplus
+from realtime_fer.emotions import CSV_ID_TO_EMOTION, EMOTION_INDEX, EMOTIONS, FERPLUS_CLASSES, csv_id_to_index
 from realtime_fer.preprocess import INPUT_SIZE, resize_face
 
-CACHE_VERSION = "2"  # 2: a memory-mapped images.npy per data set, built chunk by chunk
+CACHE_VERSION = "3"  # 2: a memory-mapped images.npy per data set, built chunk by chunk; 3: FER+ votes
 CACHE_CHUNK = 4096  # faces decoded, flushed to the cache and counted as done at a time
 SPLITS = ("train", "test", "public_test", "private_test")
 _SPLIT_PREFIX = {"public_test": "PublicTest_", "private_test": "PrivateTest_"}
 _CSV_USAGE_PREFIX = {"Training": "Training_", "PublicTest": "PublicTest_", "PrivateTest": "PrivateTest_"}
+# FER+'s folders, the split each holds and the name prefix its faces get (as in the Kaggle layout)
+FERPLUS_FOLDERS = {"train": "FER2013Train", "public_test": "FER2013Valid", "private_test": "FER2013Test"}
+_FERPLUS_PREFIX = {"FER2013Train": "Training_", "FER2013Valid": "PublicTest_", "FER2013Test": "PrivateTest_"}
+FERPLUS_LABEL_FILE = "label.csv"
+FERPLUS_CSV = "fer2013new.csv"
 
 
 class DataError(ValueError):
@@ -43,7 +55,9 @@ class DataWarning(UserWarning):
 
 @dataclass(frozen=True)
 class FaceSet:
-    """Decoded faces: ``images`` uint8 (N, 48, 48), ``labels`` int64 (N,), ``names`` str (N,).
+    """Decoded faces: ``images`` uint8 (N, 48, 48), ``labels`` int64 (N,), ``names`` str (N,); FER+ sets
+    also ``votes`` int64 (N, 10) in :data:`ferplus.VOTE_COLUMNS` order, and their ``classes`` are
+    :data:`FERPLUS_CLASSES`.
 
     ``images`` is usually a read-only memory map of the cache: rows are read from disk when used, so a
     data set larger than memory can be trained on batch by batch.
@@ -55,13 +69,19 @@ class FaceSet:
     source: str
     fingerprint: str
     unreadable: tuple[str, ...] = ()
+    votes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return EMOTIONS if self.votes is None else FERPLUS_CLASSES
+
     def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.labels, minlength=len(EMOTIONS))
-        return {name: int(n) for name, n in zip(EMOTIONS, counts, strict=True)}
+        """Faces per class (FER+: under the majority protocol, the faces it leaves out not counted)."""
+        counts = np.bincount(self.labels[self.labels >= 0], minlength=len(self.classes))
+        return {name: int(n) for name, n in zip(self.classes, counts, strict=True)}
 
     def select(self, mask: np.ndarray, source: str) -> "FaceSet":
         """The faces where ``mask`` is true; a contiguous run stays a view (memory-mapped if cached)."""
@@ -75,6 +95,7 @@ class FaceSet:
             source,
             self.fingerprint,
             self.unreadable,
+            None if self.votes is None else self.votes[chosen],
         )
 
 
@@ -84,7 +105,9 @@ def cache_dir() -> Path:
 
 
 def load(path: str | os.PathLike, split: str | None = None, use_cache: bool = True) -> FaceSet:
-    """Load a split from a Kaggle root (``train/``, ``test/``), a class-folder directory or a CSV.
+    """Load a split from a Kaggle root (``train/``, ``test/``), a class-folder directory, a CSV, a FER+
+    root (``FER2013Train/``, ...), one FER+ folder (``label.csv`` + PNGs) or ``fer2013new.csv`` (with
+    ``fer2013.csv`` beside it).
 
     ``split`` is one of :data:`SPLITS`; it is required for a root or a CSV. For a single
     class-folder directory it may be ``public_test`` / ``private_test`` to keep one half.
@@ -92,6 +115,16 @@ def load(path: str | os.PathLike, split: str | None = None, use_cache: bool = Tr
     path = Path(path)
     if split is not None and split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if path.is_dir() and (path / FERPLUS_CSV).is_file():
+        path = path / FERPLUS_CSV
+    if path.is_file() and path.name == FERPLUS_CSV:
+        if split is None:
+            raise DataError(f"{path}: a CSV holds several splits; choose one of {', '.join(SPLITS)}")
+        return _split_by_prefix(_cached(path, _ferplus_csv_records, use_cache), split, path)
+    if path.is_dir() and (path / FERPLUS_LABEL_FILE).is_file():
+        return _cached(path, _ferplus_folder_records, use_cache)
+    if path.is_dir() and any((path / folder).is_dir() for folder in FERPLUS_FOLDERS.values()):
+        return _ferplus_split(path, split, use_cache)
     if path.is_file():
         if split is None:
             raise DataError(f"{path}: a CSV holds several splits; choose one of {', '.join(SPLITS)}")
@@ -113,6 +146,17 @@ def load(path: str | os.PathLike, split: str | None = None, use_cache: bool = Tr
         f"{path}: expected a fer2013.csv, a folder with train/ and test/, "
         f"or a folder of class folders ({', '.join(EMOTIONS)})"
     )
+
+
+def _ferplus_split(root: Path, split: str | None, use_cache: bool) -> FaceSet:
+    """A split of a FER+ root: train, public_test (``FER2013Valid``) or private_test / test
+    (``FER2013Test``)."""
+    if split is None:
+        raise DataError(f"{root}: holds FER+ folders; choose one of {', '.join(SPLITS)}")
+    folder = root / FERPLUS_FOLDERS["private_test" if split == "test" else split]
+    if not (folder / FERPLUS_LABEL_FILE).is_file():
+        raise DataError(f"{folder / FERPLUS_LABEL_FILE}: missing (needed for split {split!r})")
+    return _cached(folder, _ferplus_folder_records, use_cache)
 
 
 def has_split(path: str | os.PathLike, split: str) -> bool:
@@ -176,11 +220,21 @@ def _fingerprint(lines: list[str]) -> str:
     return digest.hexdigest()[:20]
 
 
+def _file_line(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.name} {path.resolve()} {stat.st_size} {stat.st_mtime_ns}"
+
+
 def _listing(path: Path) -> tuple[str, object]:
     """A fingerprint of what is on disk plus whatever the loader needs to decode it."""
+    if path.name == FERPLUS_CSV:
+        return _fingerprint(["ferplus-csv", _file_line(path), _file_line(_fer2013_beside(path))]), None
     if path.is_file():
-        stat = path.stat()
-        return _fingerprint([f"csv {path.resolve()} {stat.st_size} {stat.st_mtime_ns}"]), None
+        return _fingerprint([f"csv {_file_line(path)}"]), None
+    if (path / FERPLUS_LABEL_FILE).is_file():
+        files = {e.name: e.stat() for e in _visible_entries(path) if e.is_file()}
+        lines = ["ferplus-folder", *(f"{name} {s.st_size} {s.st_mtime_ns}" for name, s in files.items())]
+        return _fingerprint(lines), files
     files = _class_files(path)
     lines = [f"{f.relative_to(path)} {label} {s.st_size} {s.st_mtime_ns}" for f, label, s in files]
     return _fingerprint(lines), files
@@ -210,13 +264,16 @@ def _open(folder: Path, path: Path, fingerprint: str) -> FaceSet:
     with np.load(folder / "meta.npz") as meta:
         count = int(meta["count"])
         labels, names, unreadable = meta["labels"], meta["names"], tuple(meta["unreadable"].tolist())
+        votes = meta["votes"] if meta["votes"].size else None
     images = np.load(folder / "images.npy", mmap_mode="r")[:count]
-    if len(labels) != count or len(names) != count:
+    if len(labels) != count or len(names) != count or (votes is not None and len(votes) != count):
         raise ValueError(f"{folder}: inconsistent cache")
-    return FaceSet(images, labels, names, str(path), fingerprint, unreadable)
+    return FaceSet(images, labels, names, str(path), fingerprint, unreadable, votes)
 
 
-RecordReader = Callable[[Path, object, int], Iterator[tuple[np.ndarray | None, int, str, str]]]
+# (face or None if unreadable, label, name, where it came from, FER+ votes or None) per record
+Record = tuple[np.ndarray | None, int, str, str, list[int] | None]
+RecordReader = Callable[[Path, object, int], Iterator[Record]]
 
 
 def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> Path:
@@ -238,16 +295,18 @@ def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> 
         images = np.lib.format.open_memmap(
             partial / "images.npy", "w+", np.uint8, (capacity, INPUT_SIZE, INPUT_SIZE)
         )
-        progress = {"done": 0, "count": 0, "labels": [], "names": [], "unreadable": []}
+        progress = {"done": 0, "count": 0, "labels": [], "names": [], "unreadable": [], "votes": []}
     try:
         for chunk in _chunks(records(path, listing, progress["done"]), CACHE_CHUNK):
-            for image, label, name, where in chunk:
+            for image, label, name, where, votes in chunk:
                 if image is None:
                     progress["unreadable"].append(where)
                     continue
                 images[progress["count"]] = image
                 progress["labels"].append(label)
                 progress["names"].append(name)
+                if votes is not None:
+                    progress["votes"].append(votes)
                 progress["count"] += 1
             images.flush()
             progress["done"] += len(chunk)
@@ -265,6 +324,7 @@ def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> 
         "labels": np.array(progress["labels"], np.int64),
         "names": np.array(progress["names"], str),
         "unreadable": np.array(progress["unreadable"], str),
+        "votes": np.array(progress["votes"], np.int64).reshape(-1, len(ferplus.VOTE_COLUMNS)),
     })
     progress_file.unlink()
     for bad in progress["unreadable"]:
@@ -286,7 +346,9 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
 
 def _record_count(path: Path, listing: object) -> int:
     """How many records ``path`` holds at most: its files, or the lines of its CSV."""
-    if listing is not None:
+    if (path / FERPLUS_LABEL_FILE).is_file():
+        path = path / FERPLUS_LABEL_FILE
+    elif listing is not None:
         return len(listing)
     with open(path, "rb") as handle:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) + 1
@@ -305,7 +367,7 @@ def _folder_records(root: Path, files, start: int):
             todo = files[begin : begin + CACHE_CHUNK]
             decoded = pool.map(_decode_file, [file for file, _, _ in todo])
             for (file, label, _), image in zip(todo, decoded, strict=True):
-                yield image, label, file.stem, str(file)
+                yield image, label, file.stem, str(file), None
 
 
 def _csv_records(path: Path, _listing, start: int):
@@ -334,6 +396,118 @@ def _csv_records(path: Path, _listing, start: int):
             if usage not in _CSV_USAGE_PREFIX:
                 raise DataError(f"{where}: unknown Usage {usage!r}")
             face = values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
-            yield face, csv_id_to_index(emotion), f"{_CSV_USAGE_PREFIX[usage]}row{line}", where
+            yield face, csv_id_to_index(emotion), f"{_CSV_USAGE_PREFIX[usage]}row{line}", where, None
     if start == 0 and rows == 0:
         raise DataError(f"{path}: no rows")
+
+
+def _fer2013_beside(path: Path) -> Path:
+    """The ``fer2013.csv`` whose faces a ``fer2013new.csv`` labels (the same folder)."""
+    faces = path.with_name("fer2013.csv")
+    if not faces.is_file():
+        raise DataError(f"{path}: needs fer2013.csv beside it (the faces its rows label)")
+    return faces
+
+
+def _parse_votes(fields: list[str], where: str) -> list[int]:
+    """The ten FER+ vote counts of a label row; a ``DataError`` naming ``where`` when malformed."""
+    try:
+        votes = [int(field) for field in fields]
+    except ValueError as error:
+        raise DataError(f"{where}: malformed vote counts ({error})") from None
+    if len(votes) != len(ferplus.VOTE_COLUMNS):
+        raise DataError(f"{where}: expected {len(ferplus.VOTE_COLUMNS)} vote counts, got {len(votes)}")
+    if min(votes) < 0 or sum(votes) == 0:
+        raise DataError(f"{where}: vote counts must be >= 0 and not all 0, got {votes}")
+    return votes
+
+
+def _majority_label(votes: list[int]) -> int:
+    return int(ferplus.majority_labels(np.array([votes]))[0])
+
+
+def _parse_box(text: str, where: str) -> tuple[int, int, int, int]:
+    """A FER+ face box ``"(x, y, w, h)"``."""
+    try:
+        x, y, w, h = (int(v) for v in text.strip().strip("()").split(","))
+    except ValueError:
+        raise DataError(f"{where}: malformed face box {text!r} (expected \"(x, y, w, h)\")") from None
+    if min(x, y) < 0 or min(w, h) <= 0:
+        raise DataError(f"{where}: face box {text!r} is empty or off the image")
+    return x, y, w, h
+
+
+def _decode_ferplus_face(path: Path, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if image is None:
+        return None
+    x, y, w, h = box
+    face = image[y : y + h, x : x + w]
+    return resize_face(face if face.size else image, INPUT_SIZE)
+
+
+def _ferplus_folder_records(folder: Path, files: dict, start: int):
+    """(face, majority label, name, file, votes) for each row of a FER+ folder's ``label.csv`` from the
+    ``start``-th on; a malformed row or a missing image is an error naming its line."""
+    label_file = folder / FERPLUS_LABEL_FILE
+    prefix = _FERPLUS_PREFIX.get(folder.name, "")
+    rows = []
+    with open(label_file, newline="") as handle:
+        for line, row in enumerate(csv.reader(handle), start=1):
+            where = f"{label_file}:{line}"
+            if len(row) != 2 + len(ferplus.VOTE_COLUMNS):
+                raise DataError(f"{where}: expected name, face box and 10 vote counts; got {len(row)} fields")
+            if row[0] not in files:
+                raise DataError(f"{where}: image {row[0]!r} is missing from {folder}")
+            rows.append((folder / row[0], _parse_box(row[1], where), _parse_votes(row[2:], where), where))
+    if not rows:
+        raise DataError(f"{label_file}: no rows")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for begin in range(start, len(rows), CACHE_CHUNK):
+            todo = rows[begin : begin + CACHE_CHUNK]
+            decoded = pool.map(lambda row: _decode_ferplus_face(row[0], row[1]), todo)
+            for (file, _, votes, where), image in zip(todo, decoded, strict=True):
+                yield image, _majority_label(votes), prefix + file.stem, where, votes
+
+
+def _ferplus_csv_rows(path: Path):
+    """(fer2013.csv row, fer2013new.csv row, where) for each FER+-labelled face, in file order: the
+    rows whose image name is empty (faces all ten annotators called not a face) are skipped, as
+    Microsoft's ``generate_training_data.py`` does."""
+    faces_path = _fer2013_beside(path)
+    with open(faces_path, newline="") as faces_file, open(path, newline="") as votes_file:
+        faces, votes = csv.DictReader(faces_file), csv.reader(votes_file)
+        header = next(votes, [])
+        if [h.strip() for h in header[:2]] != ["Usage", "Image name"] or len(header) != 12:
+            raise DataError(f"{path}: header must be Usage,Image name and the 10 FER+ vote columns")
+        for line, pair in enumerate(itertools.zip_longest(faces, votes), start=2):
+            face_row, vote_row = pair
+            if face_row is None or vote_row is None:
+                longer = path if face_row is None else faces_path
+                raise DataError(f"{longer}:{line}: fer2013.csv and {FERPLUS_CSV} differ in length")
+            if len(vote_row) > 1 and vote_row[1].strip():
+                yield face_row, vote_row, f"{path}:{line}"
+
+
+def _ferplus_csv_records(path: Path, _listing, start: int):
+    """(face, majority label, name, line, votes) for each face of ``fer2013.csv`` + ``fer2013new.csv``
+    from the ``start``-th on; faces are named by their FER+ image name, as in the folder layout."""
+    pixels_per_face = INPUT_SIZE * INPUT_SIZE
+    for face_row, vote_row, where in itertools.islice(_ferplus_csv_rows(path), start, None):
+        if len(vote_row) != 12:
+            raise DataError(f"{where}: expected 12 fields, got {len(vote_row)}")
+        usage = vote_row[0].strip()
+        if usage not in _CSV_USAGE_PREFIX or usage != (face_row.get("Usage") or "").strip():
+            theirs = face_row.get("Usage")
+            raise DataError(f"{where}: Usage {usage!r} does not match fer2013.csv's {theirs!r}")
+        try:
+            values = np.array((face_row.get("pixels") or "").split(), dtype=np.int64)
+        except ValueError as error:
+            raise DataError(f"{where}: malformed pixels in fer2013.csv ({error})") from None
+        if values.size != pixels_per_face or values.min() < 0 or values.max() > 255:
+            raise DataError(f"{where}: fer2013.csv's row has not {pixels_per_face} pixel values in 0..255")
+        votes = _parse_votes(vote_row[2:], where)
+        face = values.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
+        name = _CSV_USAGE_PREFIX[usage] + Path(vote_row[1].strip()).stem
+        yield face, _majority_label(votes), name, where, votes

@@ -23,3 +23,11 @@ EMOTION_INDEX: dict[str, int] = {name: i for i, name in enumerate(EMOTIONS)}
 def csv_id_to_index(csv_id: int) -> int:
     """Canonical class index of a ``fer2013.csv`` emotion id."""
     return EMOTION_INDEX[CSV_ID_TO_EMOTION[csv_id]]
+
+
+# FER+ (Barsoum et al. 2016) adds contempt: its eight-class models list EMOTIONS, then "contempt", so the
+# first seven outputs mean what a FER-2013 model's do (a warm start keeps their rows of the last layer).
+FERPLUS_CLASSES: tuple[str, ...] = (*EMOTIONS, "contempt")
+
+# Every class a model may name (a model.json's "classes" is an ordered subset of these).
+KNOWN_EMOTIONS: frozenset[str] = frozenset(FERPLUS_CLASSES)

@@ -1,4 +1,5 @@
-"""Explore FER-2013: class counts per split (the paper's Table 1), example grids and a count chart."""
+"""Explore FER-2013 or FER+: class counts per split (the paper's Table 1), example grids and a count
+chart. FER+ faces count under their majority-vote label; the faces that protocol leaves out do not."""
 
 import os
 from pathlib import Path
@@ -6,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from realtime_fer import data
-from realtime_fer.emotions import EMOTIONS
 
 
 def split_counts(path: str | os.PathLike) -> dict[str, dict[str, int]]:
@@ -22,7 +22,7 @@ def format_table(counts: dict[str, dict[str, int]]) -> str:
     """The paper's Table 1: one row per class, one column per split, with totals."""
     splits = list(counts)
     lines = [f"{'emotion':<10}" + "".join(f"{s:>14}" for s in splits)]
-    for name in EMOTIONS:
+    for name in counts[splits[0]]:
         lines.append(f"{name:<10}" + "".join(f"{counts[s][name]:>14,}" for s in splits))
     lines.append(f"{'total':<10}" + "".join(f"{sum(counts[s].values()):>14,}" for s in splits))
     return "\n".join(lines)
@@ -36,8 +36,9 @@ def example_grid(faces: data.FaceSet, path: Path, per_class: int = 8, seed: int 
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(EMOTIONS), per_class, figsize=(per_class * 1.1, len(EMOTIONS) * 1.2))
-    for row, name in enumerate(EMOTIONS):
+    classes = faces.classes
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.2))
+    for row, name in enumerate(classes):
         indices = np.flatnonzero(faces.labels == row)
         chosen = rng.choice(indices, size=min(per_class, len(indices)), replace=False)
         for col, ax in enumerate(axes[row]):
@@ -57,15 +58,16 @@ def count_chart(counts: dict[str, dict[str, int]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = np.arange(len(EMOTIONS))
+    classes = list(next(iter(counts.values())))
+    x = np.arange(len(classes))
     width = 0.8 / len(counts)
     fig, ax = plt.subplots(figsize=(9, 4))
     for i, (split, per_class) in enumerate(counts.items()):
-        bars = ax.bar(x + i * width, [per_class[n] for n in EMOTIONS], width, label=split)
+        bars = ax.bar(x + i * width, [per_class[n] for n in classes], width, label=split)
         ax.bar_label(bars, fontsize=7)
-    ax.set_xticks(x + width * (len(counts) - 1) / 2, EMOTIONS)
+    ax.set_xticks(x + width * (len(counts) - 1) / 2, classes)
     ax.set_ylabel("faces")
-    ax.set_title("FER-2013 faces per class")
+    ax.set_title("faces per class")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

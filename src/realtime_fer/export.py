@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from realtime_fer import data
+from realtime_fer.calibration import fit_temperature
 from realtime_fer.evaluate import evaluate, plot_confusion
 from realtime_fer.model_folder import (
     EVALUATION_FILE,
@@ -111,6 +112,19 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
         raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
 
 
+def calibrate_folder(model_dir: Path, faces: data.FaceSet) -> float:
+    """Fit the temperature of a model folder's served probabilities (fp32, its TTA) on ``faces`` and
+    write it into its ``model.json`` (``serving.temperature``); returns it."""
+    spec_path = model_dir / SPEC_FILE
+    spec = read_json(spec_path)
+    spec["serving"].pop("temperature", None)
+    spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+    probabilities = EmotionRecognizer(model_dir, precision="fp32").predict_proba(faces.images)
+    spec["serving"]["temperature"] = fit_temperature(probabilities, faces.labels)
+    spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+    return spec["serving"]["temperature"]
+
+
 def score_folder(model_dir: Path, val_set: data.FaceSet, val_split: str, ttas: tuple[str, ...]) -> dict:
     """Score a model folder as served on ``val_set`` with each TTA in ``ttas`` (fp32); writes
     ``evaluation.json`` and the one-view confusion matrix; returns the accuracies by key."""
@@ -137,9 +151,13 @@ def export_run(
     model.load_state_dict(selected["model"])
     model.eval()
     spec = model_to_json(model)  # today's spec format, whatever the checkpoint's
+    if config.get("serve_tta"):
+        spec["serving"]["tta"] = config["serve_tta"]
     save_model(model, spec, run_dir)
 
     train_set, val_set = splits or load_splits(TrainConfig.from_record(config))
+    if config.get("holdout") and val_set.votes is not None:  # FER+: calibrated on the held-out faces
+        spec["serving"]["temperature"] = calibrate_folder(run_dir, val_set)
     # one view, flip, and the TTA it is served with
     accuracy = score_folder(run_dir, val_set, config["val_split"], ("none", "flip", spec["serving"]["tta"]))
 

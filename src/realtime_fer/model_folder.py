@@ -1,23 +1,26 @@
 """A model folder (``models/<name>/`` or an exported run): its files, where folders are found, what
 its ``model.json`` says, and how it is served. Needs neither torch nor ONNX Runtime.
 
-Files: ``model.onnx`` (input float32 (N, 1, S, S) in [0, 1], output 7 probabilities), ``model.json``
-(architecture, classes, input shape, ``serving.tta``), ``weights.pt`` (PyTorch weights, for
-training-side tools), ``metrics.json`` (validation accuracy per TTA, the run's config),
-``evaluation.json`` (the full validation reports), and after ``realtime-fer quantize``
-``model.int8.onnx`` with ``quantization.json`` (the accuracy int8 costs).
+Files: ``model.onnx`` (input float32 (N, 1, S, S) in [0, 1], output a probability per class),
+``model.json`` (architecture, classes, input shape, ``serving``: ``tta``, ``temperature``,
+``uncertain_below``), ``weights.pt`` (PyTorch weights, for training-side tools), ``metrics.json``
+(validation accuracy per TTA, the run's config), ``evaluation.json`` (the full validation reports), and
+after ``realtime-fer quantize`` ``model.int8.onnx`` with ``quantization.json`` (the accuracy int8 costs).
 
 How a folder is served: the TTA its ``model.json`` asks for (measured beside the others in its
-``metrics.json``), and with ``precision="auto"`` the int8 graph when its report shows it costs at most
-``INT8_MAX_LOSS`` accuracy, else ``model.onnx``.
+``metrics.json``); its probabilities softened or sharpened by ``serving.temperature`` (calibration;
+absent: 1.0, no change); a face called uncertain when its top probability is below
+``serving.uncertain_below`` (absent or null: never); and with ``precision="auto"`` the int8 graph when
+its report shows it costs at most ``INT8_MAX_LOSS`` accuracy, else ``model.onnx``.
 """
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.emotions import KNOWN_EMOTIONS
 from realtime_fer.tta import TTA_MODES
 
 ONNX_FILE = "model.onnx"
@@ -77,18 +80,27 @@ class ModelFolder:
     spec: dict
     input_size: int
     serving_tta: str
+    classes: tuple[str, ...]  # the order of the graph's outputs
+    temperature: float  # serving.temperature: divides the logits (1.0 changes nothing)
+    uncertain_below: float | None  # serving.uncertain_below: None never calls a face uncertain
 
     @classmethod
     def open(cls, model: str | os.PathLike) -> "ModelFolder":
         """The folder a name or path stands for (:func:`resolve_model_dir`), its ``model.json`` checked:
-        the seven classes in :data:`EMOTIONS` order, a one-channel square input, a known TTA."""
+        known classes, a one-channel square input, a known TTA, a valid temperature and threshold."""
         path = resolve_model_dir(model)
         source = path / SPEC_FILE
         spec = read_json(source)
-        classes = tuple(spec.get("classes", ()))
-        if classes != EMOTIONS:
-            raise ModelError(f"{source}: classes {classes} are not {EMOTIONS}")
-        return cls(path, spec, input_size(spec, source), serving_tta(spec, source))
+        serving = serving_settings(spec, source)
+        return cls(
+            path,
+            spec,
+            input_size(spec, source),
+            serving_tta(spec, source),
+            model_classes(spec, source),
+            serving_temperature(serving, source),
+            serving_uncertain_below(serving, source),
+        )
 
     @property
     def name(self) -> str:
@@ -113,9 +125,55 @@ def accuracy_key(split: str, tta: str) -> str:
     return split + ("" if tta == "none" else f"_{tta}_tta")
 
 
+def model_classes(spec: dict, source: Path) -> tuple[str, ...]:
+    """A ``model.json``'s ``classes``: at least two distinct names of :data:`KNOWN_EMOTIONS`, in the
+    order of the graph's outputs."""
+    classes = spec.get("classes")
+    valid = (
+        isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
+        and len(set(classes)) == len(classes)
+    )
+    if not valid:
+        raise ModelError(f"{source}: classes must be a list of at least 2 distinct names; got {classes!r}")
+    if unknown := [name for name in classes if name not in KNOWN_EMOTIONS]:
+        known = ", ".join(sorted(KNOWN_EMOTIONS))
+        raise ModelError(f"{source}: unknown classes {', '.join(map(repr, unknown))} (known: {known})")
+    return tuple(classes)
+
+
+def serving_settings(spec: dict, source: Path) -> dict:
+    """A ``model.json``'s ``serving`` object (empty when absent)."""
+    serving = spec.get("serving", {})
+    if not isinstance(serving, dict):
+        raise ModelError(f"{source}: serving must be an object; got {serving!r}")
+    return serving
+
+
+def serving_temperature(serving: dict, source: Path) -> float:
+    """``serving.temperature``: a finite number > 0 (default 1.0, no change)."""
+    temperature = serving.get("temperature", 1.0)
+    if not _is_number(temperature) or not temperature > 0:
+        raise ModelError(f"{source}: serving.temperature must be a number > 0; got {temperature!r}")
+    return float(temperature)
+
+
+def serving_uncertain_below(serving: dict, source: Path) -> float | None:
+    """``serving.uncertain_below``: a number in [0, 1), or None (absent or null) for never."""
+    threshold = serving.get("uncertain_below")
+    if threshold is None:
+        return None
+    if not _is_number(threshold) or not 0 <= threshold < 1:
+        raise ModelError(f"{source}: serving.uncertain_below must be in [0, 1) or null; got {threshold!r}")
+    return float(threshold)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def serving_tta(spec: dict, source: Path) -> str:
     """The TTA a ``model.json`` asks for; older folders say ``true`` / ``false`` for flip / none."""
-    tta = spec.get("serving", {}).get("tta", "none")
+    tta = serving_settings(spec, source).get("tta", "none")
     if isinstance(tta, bool):
         return "flip" if tta else "none"
     if tta not in TTA_MODES:

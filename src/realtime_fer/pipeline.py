@@ -19,20 +19,23 @@ from realtime_fer.tracking import Tracker
 
 @dataclass
 class Face:
-    """One face in a frame: ``box`` is ``(x, y, w, h)`` in pixels, ``scores`` has all 7 classes."""
+    """One face in a frame: ``box`` is ``(x, y, w, h)`` in pixels, ``scores`` has all the model's classes
+    (in its order); ``uncertain``: ``confidence`` is below the recognizer's ``uncertain_below``."""
 
     box: tuple[int, int, int, int]
     emotion: str
     confidence: float
     scores: dict[str, float] = field(repr=False)
     track_id: int | None = None
+    uncertain: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: box, emotion, confidence, scores (and track_id when tracking)."""
+        """JSON-ready: box, emotion, confidence, uncertain, scores (and track_id when tracking)."""
         out: dict[str, Any] = {
             "box": list(self.box),
             "emotion": self.emotion,
             "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain,
             "scores": {name: round(p, 4) for name, p in self.scores.items()},
         }
         if self.track_id is not None:
@@ -41,7 +44,7 @@ class Face:
 
 
 class FaceEmotionPipeline:
-    """Detect faces in BGR, BGRA or grey frames and label each with one of the seven expressions.
+    """Detect faces in BGR, BGRA or grey frames and label each with one of the model's expressions.
 
     With ``tracking=True`` faces keep ids across frames and their probabilities are smoothed
     (``smoothing`` is the weight kept from earlier frames), so use one pipeline per stream. Without
@@ -51,6 +54,9 @@ class FaceEmotionPipeline:
     :data:`~realtime_fer.detector.DETECTORS`. A name builds the detector for what the pipeline is for:
     with tracking, video (one cheap pass per frame); without, still images (searched for faces down
     to 20 px).
+
+    ``uncertain_below`` overrides the model's threshold for :attr:`Face.uncertain` (see
+    :class:`~realtime_fer.recognizer.EmotionRecognizer`; 0: never uncertain; None: the model's own).
     """
 
     def __init__(
@@ -59,9 +65,12 @@ class FaceEmotionPipeline:
         detector: FaceDetector | str = DEFAULT_DETECTOR,
         tracking: bool = False,
         smoothing: float = 0.7,
+        uncertain_below: float | None = None,
     ):
         if not isinstance(model, EmotionRecognizer):
             model = EmotionRecognizer(model)
+        if uncertain_below is not None:
+            model = model.with_uncertain_below(uncertain_below)
         self.recognizer = model
         self.detector = create_detector(detector, video=tracking) if isinstance(detector, str) else detector
         self.tracker = Tracker(smoothing) if tracking else None
@@ -110,7 +119,9 @@ class FaceEmotionPipeline:
     def _face(self, box: np.ndarray, probabilities: np.ndarray, track_id: int | None) -> Face:
         emotion = self.recognizer.to_emotion(probabilities)
         x, y, w, h = (int(v) for v in box)
-        return Face((x, y, w, h), emotion.label, emotion.confidence, emotion.scores, track_id)
+        return Face(
+            (x, y, w, h), emotion.label, emotion.confidence, emotion.scores, track_id, emotion.uncertain
+        )
 
 
 def fer_framing(boxes: np.ndarray, framing: tuple[float, float]) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 What a model folder holds, where it is found and how it asks to be served is :mod:`model_folder`'s
 job; the views of a face are :mod:`tta`'s. This module runs the graph: one ONNX Runtime session,
-checked at start, and batches of faces in, averaged probabilities out.
+checked at start, and batches of faces in, averaged probabilities out, calibrated by the model's
+temperature (:func:`calibration.apply_temperature`); a face whose top probability falls below a
+threshold is flagged uncertain.
 """
 
 import copy
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.calibration import apply_temperature
 from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder
 from realtime_fer.preprocess import to_model_input
 from realtime_fer.tta import TTA_NAMES, check_tta, tta_views
@@ -25,21 +27,28 @@ _CHUNK = 256
 
 @dataclass(frozen=True)
 class Emotion:
-    """One face's prediction: the winning label, its probability and all seven probabilities."""
+    """One face's prediction: the winning label, its probability, every class's probability (in the
+    model's order) and whether the winning probability is below the recognizer's threshold."""
 
     label: str
     confidence: float
     scores: dict[str, float]
+    uncertain: bool = False
 
 
 class EmotionRecognizer:
-    """Seven-class probabilities for batches of grey face crops.
+    """Probabilities over the model's ``classes`` (from its ``model.json``) for batches of grey face crops.
 
     ``tta`` is one of :data:`tta.TTA_MODES`: the views of each face that are classified (in one batched
     call) and averaged; ``None`` follows the model folder's ``model.json`` (``serving.tta``).
     ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``);
     ``"auto"`` does so when its report shows it costs at most ``model_folder.INT8_MAX_LOSS`` accuracy,
     else fp32 (:meth:`ModelFolder.graph`).
+
+    ``uncertain_below`` flags a face :attr:`Emotion.uncertain` when its top probability is below it:
+    fewer faces get a label, and those that do are more often right. ``None`` follows ``model.json``
+    (``serving.uncertain_below``; absent: never), 0 turns it off. Probabilities are the graph's, TTA
+    averaged, then scaled by ``serving.temperature`` (1.0, the default, changes nothing).
     """
 
     def __init__(
@@ -48,16 +57,22 @@ class EmotionRecognizer:
         tta: str | None = None,
         threads: int | None = None,
         precision: str = "auto",
+        uncertain_below: float | None = None,
     ):
         if tta is not None:
             check_tta(tta)
-        self.folder = ModelFolder.open(model)  # model.json checked: classes, input size, serving TTA
+        if uncertain_below is not None:
+            check_threshold(uncertain_below)
+        self.folder = ModelFolder.open(model)  # model.json checked: classes, input size, serving
         self.path = self.folder.path
         self.name = self.folder.name
         self.spec = self.folder.spec
-        self.classes: tuple[str, ...] = EMOTIONS
+        self.classes = self.folder.classes
         self.input_size = self.folder.input_size
         self.tta = self.folder.serving_tta if tta is None else tta
+        self.temperature = self.folder.temperature
+        threshold = (self.folder.uncertain_below or 0.0) if uncertain_below is None else uncertain_below
+        self.uncertain_below = threshold  # 0.0: no face is ever uncertain
         graph, self.precision = self.folder.graph(precision)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -80,13 +95,19 @@ class EmotionRecognizer:
         twin.tta = check_tta(tta)
         return twin
 
+    def with_uncertain_below(self, threshold: float) -> "EmotionRecognizer":
+        """The same model (and ONNX Runtime session) flagging faces below ``threshold`` (0: none)."""
+        twin = copy.copy(self)
+        twin.uncertain_below = check_threshold(threshold)
+        return twin
+
     @property
     def serving(self) -> str:
         """How faces are classified, for reports: ``"int8 + flip TTA"``, ``"fp32"``, ..."""
         return self.precision + TTA_NAMES[self.tta]
 
     def predict_proba(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """float32 (N, 7) probabilities for uint8 grey faces of any size (resized to the input)."""
+        """float32 (N, len(classes)) probabilities for uint8 grey faces of any size (resized to the input)."""
         inputs = to_model_input(faces, self.input_size)
         if len(inputs) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
@@ -97,13 +118,15 @@ class EmotionRecognizer:
         return [self.to_emotion(p) for p in self.predict_proba(faces)]
 
     def to_emotion(self, probabilities: np.ndarray) -> Emotion:
+        """The :class:`Emotion` of one face's probabilities (a row of :meth:`predict_proba`)."""
         best = int(np.argmax(probabilities))
+        confidence = float(probabilities[best])
         scores = {name: float(p) for name, p in zip(self.classes, probabilities, strict=True)}
-        return Emotion(self.classes[best], float(probabilities[best]), scores)
+        return Emotion(self.classes[best], confidence, scores, confidence < self.uncertain_below)
 
     def _check_graph(self, graph: Path) -> None:
         """Refuse a graph that does not take and give what ``model.json`` says, at start-up rather
-        than with an error for every face: one input (N, 1, S, S), and 7 probabilities a face out
+        than with an error for every face: one input (N, 1, S, S), and a probability per class out
         of a trial run on a blank face."""
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         expected = (1, self.input_size, self.input_size)
@@ -128,7 +151,15 @@ class EmotionRecognizer:
     def _run(self, inputs: np.ndarray) -> np.ndarray:
         views = tta_views(inputs, self.tta)
         probabilities = self.session.run(None, {self.input_name: views})[0]
-        return probabilities.reshape(-1, len(inputs), probabilities.shape[-1]).mean(0)
+        averaged = probabilities.reshape(-1, len(inputs), probabilities.shape[-1]).mean(0)
+        return apply_temperature(averaged, self.temperature)
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` itself when it is a valid ``uncertain_below`` (in [0, 1)), else a ``ValueError``."""
+    if not 0 <= threshold < 1:
+        raise ValueError(f"uncertain_below must be in [0, 1); got {threshold!r}")
+    return threshold
 
 
 def _first_line(error: Exception) -> str:

@@ -1,10 +1,11 @@
 """Per-face tracks across the frames of one stream, so labels do not flicker.
 
-A face is matched to the track it overlaps most (greedy IoU matching) and its seven probabilities
-are smoothed with an exponential moving average. A track survives frames without a match, since a
-detector misses a face now and then, and meanwhile the face may move: a face overlapping no track
-enough is matched to an unmatched track whose last box was about as large and not more than its
-own side away, so after a gap the face keeps its id and its smoothing instead of starting anew.
+A face is matched to the track it overlaps most (greedy IoU matching) and its probabilities (one per
+class of the model) are smoothed with an exponential moving average. A track survives frames without
+a match, since a detector misses a face now and then, and meanwhile the face may move: a face
+overlapping no track enough is matched to an unmatched track whose last box was about as large and not
+more than its own side away, so after a gap the face keeps its id and its smoothing instead of
+starting anew.
 """
 
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class Tracker:
         self._next_id = 1
 
     def update(self, boxes: np.ndarray, probabilities: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """Track ids and smoothed (N, 7) probabilities for this frame's boxes (N, 4)."""
+        """Track ids and smoothed (N, C) probabilities (C classes) for this frame's boxes (N, 4)."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         smoothed = np.array(probabilities, np.float32, ndmin=2)  # a copy: smoothed in place
         if len(smoothed) != len(boxes):

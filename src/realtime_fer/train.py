@@ -24,11 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from realtime_fer import data, distributed
+from realtime_fer import data, distributed, ferplus
 from realtime_fer.augment import augmentation, mixup
 from realtime_fer.device import autocast, pick_device
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.distributed import ALONE, World
+from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE, ModelError, read_json, resolve_model_dir
 from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.options import OPTIMIZERS, SCHEDULES, check_choice
 from realtime_fer.preprocess import to_model_input
@@ -55,6 +56,9 @@ RECIPE_DEFAULTS = {
     "teacher_views": 0,  # 0: all of teacher_tta's views for every face; k: k of them drawn at random
     "distill_weight": 0.5,
     "temperature": 2.0,
+    "labels": "crossentropy",  # FER+ data only: how the votes become targets (ferplus.LABEL_MODES)
+    "serve_tta": "",  # the TTA the export is served with; empty: the architecture's (its registry entry)
+    "init": "",  # a model folder, shipped model or run whose weights the run starts from; empty: none
 }
 
 
@@ -83,6 +87,9 @@ class TrainConfig:
     teacher_views: int | None = None
     distill_weight: float | None = None
     temperature: float | None = None
+    labels: str | None = None
+    init: str | None = None
+    serve_tta: str | None = None
     seed: int = 0
     device: str = "auto"
     train_precision: str = "auto"  # autocast: options.TRAIN_PRECISIONS (not the served graph's)
@@ -165,20 +172,36 @@ def batch_inputs(images: np.ndarray, index: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(to_model_input(images[index.numpy()]))
 
 
+def face_losses(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float, multi_target: bool):
+    """Each face's loss: cross-entropy to its class index or target distribution; for FER+'s
+    ``multi_target`` targets, minus the log of the largest probability among the accepted classes
+    (Microsoft's multi-target loss: any one of them is a right answer)."""
+    if multi_target:
+        return -(logits.softmax(1) * targets).amax(1).clamp_min(1e-12).log()
+    return F.cross_entropy(logits, targets, label_smoothing=label_smoothing, reduction="none")
+
+
 def mixed_loss(
     logits: torch.Tensor,
     targets: torch.Tensor,
     label_smoothing: float,
     partner: torch.Tensor | None = None,
     lam: torch.Tensor | None = None,
+    multi_target: bool = False,
 ) -> torch.Tensor:
-    """Cross-entropy; after mixup each face counts ``lam`` of its own label, the rest its partner's."""
+    """The mean of :func:`face_losses`; after mixup each face counts ``lam`` of its own target, the rest
+    its partner's. ``targets``: class indices (N,) or distributions (N, classes)."""
+    own = face_losses(logits, targets, label_smoothing, multi_target)
     if partner is None:
-        return F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
-    own = F.cross_entropy(logits, targets, label_smoothing=label_smoothing, reduction="none")
-    other = F.cross_entropy(logits, targets[partner], label_smoothing=label_smoothing, reduction="none")
+        return own.mean()
+    other = face_losses(logits, targets[partner], label_smoothing, multi_target)
     lam = lam.to(logits.device)
     return (lam * own + (1 - lam) * other).mean()
+
+
+def class_indices(targets: torch.Tensor) -> torch.Tensor:
+    """The class of each face: the index itself, or the largest entry of a target distribution."""
+    return targets if targets.ndim == 1 else targets.argmax(1)
 
 
 @dataclass
@@ -207,7 +230,7 @@ class Tally:
     def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, str]:
         """Counts a batch; returns the running figures for a progress bar."""
         self.loss += loss.item() * len(targets)
-        self.correct += (logits.argmax(1) == targets).sum().item()
+        self.correct += (logits.argmax(1) == class_indices(targets)).sum().item()
         self.seen += len(targets)
         speed = self.seen / (time.perf_counter() - self.start)
         loss, accuracy = self.loss / self.seen, self.correct / self.seen
@@ -221,8 +244,9 @@ class Tally:
 
 
 def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc: str = "") -> dict:
-    """One training pass over uint8 faces (N, 48, 48) and their labels, this process's shard of it
-    under torchrun: augmentation, mixup, the teachers' targets, a step a batch. Returns loss,
+    """One training pass over uint8 faces (N, 48, 48) and their labels (class indices, or FER+ target
+    distributions), this process's shard of it under torchrun: augmentation, mixup, the teachers'
+    targets, a step a batch. Returns loss,
     accuracy, seconds and images/s over all processes, and ``teacher_share``, the fraction of the
     time spent in the teachers."""
     t, cfg = trainer, trainer.cfg
@@ -240,6 +264,9 @@ def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc:
     )
     for index in progress:
         inputs, targets = augment(batch_inputs(faces, index), draws), labels[index]
+        if cfg.labels == "probability" and targets.ndim == 2:  # FER+: a class drawn from the votes
+            targets = F.one_hot(torch.multinomial(targets, 1, generator=draws)[:, 0], targets.shape[1])
+            targets = targets.float()
         partner, lam = None, None
         if cfg.mixup:
             inputs, partner, lam = mixup(inputs, cfg.mixup, draws)
@@ -252,7 +279,8 @@ def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc:
         targets = targets.to(t.device)
         with autocast(t.device, t.amp_dtype):
             logits = t.network(inputs)
-            loss = mixed_loss(logits.float(), targets, cfg.label_smoothing, partner, lam)
+            multi_target = cfg.labels == "multi_target" and targets.ndim == 2
+            loss = mixed_loss(logits.float(), targets, cfg.label_smoothing, partner, lam, multi_target)
             if soft_targets is not None:
                 distilled = distillation_loss(logits, soft_targets, cfg.temperature)
                 loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * distilled
@@ -327,11 +355,73 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
 
 def load_splits(cfg: TrainConfig) -> tuple[data.FaceSet, data.FaceSet]:
-    """(train, validation): validation is ``cfg.val_split``, or a stratified holdout of train."""
+    """(train, validation): validation is ``cfg.val_split``, or a stratified holdout of train.
+
+    FER+ validation faces are those the majority protocol keeps (the faces its accuracy is quoted on).
+    """
     train_set = data.load(cfg.data, "train")
     if cfg.holdout:
-        return holdout_split(train_set, cfg.holdout, cfg.seed)
-    return train_set, data.load(cfg.data, cfg.val_split)
+        train_set, val_set = holdout_split(train_set, cfg.holdout, cfg.seed)
+    else:
+        val_set = data.load(cfg.data, cfg.val_split)
+    if val_set.votes is not None:
+        val_set = val_set.select(val_set.labels != ferplus.UNLABELED, f"{val_set.source} [majority]")
+    return train_set, val_set
+
+
+def training_targets(cfg: TrainConfig, train_set: data.FaceSet) -> tuple[data.FaceSet, torch.Tensor]:
+    """The faces a run trains on and their targets: FER-2013's class indices, or for FER+ the faces
+    ``cfg.labels`` keeps with their vote targets (:func:`ferplus.vote_targets`)."""
+    if train_set.votes is None:
+        return train_set, torch.from_numpy(train_set.labels)
+    check_choice("label mode", cfg.labels, ferplus.LABEL_MODES)
+    keep, targets = ferplus.vote_targets(train_set.votes, cfg.labels)
+    if cfg.labels == "majority":
+        targets = targets.argmax(1)
+    kept = train_set.select(keep, f"{train_set.source} [{cfg.labels}]")
+    return kept, torch.from_numpy(targets[keep])
+
+
+def read_init(init: str) -> tuple[dict, dict]:
+    """(model.json spec, PyTorch state dict) of what ``--init`` names: a run folder (its selected
+    checkpoint), a model folder with ``weights.pt``, or a shipped model's name."""
+    path = Path(init)
+    if (path / "checkpoints").is_dir():
+        selected = torch.load(selected_checkpoint(path / "checkpoints"), weights_only=False)
+        return selected["spec"], selected["model"]
+    folder = resolve_model_dir(init)
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise ModelError(f"{folder / WEIGHTS_FILE}: missing; --init needs a model's PyTorch weights")
+    return read_json(folder / SPEC_FILE), torch.load(folder / WEIGHTS_FILE, weights_only=True)
+
+
+def warm_start(model: nn.Module, init: str, log=print) -> None:
+    """Load ``init``'s weights (:func:`read_init`) into ``model``, which must be the same architecture.
+
+    Where the classes differ, the rows of the output layer are matched by class name: a class both
+    know keeps its trained row, a new one (FER+'s contempt, say) keeps its fresh initialisation."""
+    spec, state = read_init(init)
+    if spec["architecture"] != model.arch_name:
+        raise ValueError(f"--init {init} is a {spec['architecture']!r} network, not {model.arch_name!r}")
+    old_classes = list(spec.get("classes", []))
+    rows = [(row, old_classes.index(name)) for row, name in enumerate(model.classes) if name in old_classes]
+    own = model.state_dict()
+    for key, value in state.items():
+        if key not in own:
+            raise ValueError(f"--init {init}: {key} is not a weight of {model.arch_name!r}")
+        mine = own[key]
+        sizes = (len(old_classes), len(model.classes))
+        per_class = value.ndim > 0 and (value.shape[0], mine.shape[0]) == sizes
+        if old_classes != list(model.classes) and per_class and value.shape[1:] == mine.shape[1:]:
+            for row, old_row in rows:  # the output layer: rows matched by class name
+                mine[row] = value[old_row]
+        elif value.shape == mine.shape:
+            own[key] = value
+        else:
+            raise ValueError(f"--init {init}: {key} is {tuple(value.shape)}, not {tuple(mine.shape)}")
+    model.load_state_dict(own)
+    new = [name for name in model.classes if name not in old_classes]
+    log(f"init: weights of {init}" + (f" (new output rows: {', '.join(new)})" if new else ""), flush=True)
 
 
 def make_ema(model: nn.Module, decay: float):
@@ -396,6 +486,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
         if cfg.val_split is None:  # the data's own: public_test where the test split has halves
             cfg = replace(cfg, val_split=data.validation_split(cfg.data))
         train_set, val_set = load_splits(cfg)
+    train_set, y_train = training_targets(cfg, train_set)
     if cfg.batch_size % world.size:
         raise SystemExit(
             f"realtime-fer train: error: --batch-size {cfg.batch_size} does not split evenly over "
@@ -406,7 +497,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
     if world.main:
         checkpoints.mkdir(parents=True, exist_ok=True)
     device, amp_dtype = pick_device(device_name, cfg.train_precision)
-    x_train, y_train = train_set.images, torch.from_numpy(train_set.labels)
+    x_train = train_set.images
     x_val, y_val = val_set.images, torch.from_numpy(val_set.labels)
     log = print if world.main else _silent
     log(
@@ -418,7 +509,10 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
 
     torch.manual_seed(cfg.seed)
     order = torch.Generator().manual_seed(cfg.seed)  # the order of each epoch: one for all processes
-    model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
+    model = create_model(cfg.model, train_set.classes)
+    if cfg.init and not (cfg.resume and (checkpoints / LAST_CHECKPOINT).exists()):
+        warm_start(model, cfg.init, log)
+    model = model.to(device, memory_format=torch.channels_last)
     network = distributed.wrap(model, world, device, cfg.sync_bn)  # what trains: DDP under torchrun
     model = getattr(network, "module", network)
     augment = order

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_fer.cli import VIDEO_CSV_FIELDS, main
+from realtime_fer.cli import main, video_csv_fields
 from realtime_fer.demo import compose_frame, demo_faces, demo_scene
 from realtime_fer.emotions import EMOTIONS
 
@@ -46,7 +46,8 @@ def test_predict_json_and_annotated_copies(photo, tmp_path, capsys):
     assert [r["image"] for r in results] == [str(photo)]
     faces = results[0]["faces"]
     assert len(faces) == 3
-    assert set(faces[0]) == {"box", "emotion", "confidence", "scores"}
+    assert set(faces[0]) == {"box", "emotion", "confidence", "uncertain", "scores"}
+    assert faces[0]["uncertain"] is False  # the shipped models set no threshold
     assert sum(faces[0]["scores"].values()) == pytest.approx(1.0, abs=1e-3)
     annotated = cv2.imread(str(out_dir / photo.name))
     assert annotated.shape == cv2.imread(str(photo)).shape
@@ -93,13 +94,13 @@ def test_video_writes_an_annotated_copy_and_a_csv(clip, tmp_path, capsys):
     assert ok and first.shape == (480, 640, 3)
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == VIDEO_CSV_FIELDS
+    assert tuple(rows[0]) == video_csv_fields(EMOTIONS)
     assert {row["frame"] for row in rows} == {str(i) for i in range(10)}
     assert {row["track_id"] for row in rows} == {"1", "2", "3"}
     assert float(rows[-1]["time_s"]) == pytest.approx(0.9)
     for row in rows:
         assert sum(float(row[name]) for name in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
-        assert row["emotion"] in EMOTIONS
+        assert row["emotion"] in EMOTIONS and row["uncertain"] == "false"
 
 
 def test_video_without_tracking_has_no_track_ids(clip, tmp_path):

@@ -81,7 +81,7 @@ def test_to_dict_is_json_ready():
     face = Face((1, 2, 30, 40), "happy", 0.123456, scores)
     data = json.loads(json.dumps(face.to_dict()))
     assert data == {
-        "box": [1, 2, 30, 40], "emotion": "happy", "confidence": 0.1235,
+        "box": [1, 2, 30, 40], "emotion": "happy", "confidence": 0.1235, "uncertain": False,
         "scores": {name: 0.1429 for name in EMOTIONS},
     }
     assert Face((1, 2, 30, 40), "happy", 0.5, scores, track_id=7).to_dict()["track_id"] == 7

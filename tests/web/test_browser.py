@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from realtime_fer import demo
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.emotions import EMOTIONS, FERPLUS_CLASSES
 from realtime_fer.web import create_app
 from tests.web.conftest import MODEL, encode, one_face_frame, serving, write_clip
 
@@ -143,6 +143,27 @@ def test_webcam_page_labels_the_fake_camera_and_an_upload(server, page, tmp_path
     assert page.locator("#upload-faces li").count() == 1
     assert page.is_hidden("#upload-error")
     screenshot(page, tmp_path, "webcam")
+    assert page.problems == []
+
+
+def test_an_eight_class_model_gets_eight_bars_and_grey_uncertain_faces(
+    start_server, page, tmp_path, eight_class_model
+):
+    page.goto(start_server(MODEL=str(eight_class_model), UNCERTAIN_BELOW=0.99) + "/")
+    page.wait_for_selector("#faces li[data-uncertain='true']")  # the camera's faces
+    assert page.text_content("#top-emotion") == "uncertain"
+    image = tmp_path / "face.png"
+    image.write_bytes(encode(one_face_frame(), ".png"))
+    page.set_input_files("#file", str(image))
+    item = page.wait_for_selector("#upload-faces li[data-emotion]")
+    assert item.get_attribute("data-uncertain") == "true" and item.text_content() == "Face 1: uncertain"
+    assert item.eval_on_selector(".swatch", "s => s.style.background") == "rgb(128, 128, 128)"
+    names = page.eval_on_selector_all("#upload-bars li", "rows => rows.map(r => r.dataset.emotion)")
+    assert names == list(FERPLUS_CLASSES)  # the probabilities stay, for all eight classes
+    widths = page.eval_on_selector_all(
+        "#upload-bars .fill", "bars => bars.map(b => parseFloat(b.style.width))"
+    )
+    assert sum(widths) == pytest.approx(100, abs=1)
     assert page.problems == []
 
 

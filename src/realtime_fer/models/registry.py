@@ -4,11 +4,13 @@ Each entry carries the training defaults that reproduce its recipe, so ``realtim
 --model NAME`` needs no other flags.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
+
+from realtime_fer.emotions import EMOTIONS
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,13 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_model(name: str, **config: Any) -> nn.Module:
-    """Build a registered architecture; it remembers its name and config for :mod:`spec`."""
+def create_model(name: str, classes: Sequence[str] = EMOTIONS, **config: Any) -> nn.Module:
+    """Build a registered architecture with an output per class of ``classes``; it remembers its name,
+    config and classes for :mod:`spec` (``num_classes`` joins the config where it is not seven)."""
+    if tuple(classes) != EMOTIONS:
+        config["num_classes"] = len(classes)
     model = model_entry(name).builder(**config)
     model.arch_name = name
     model.arch_config = dict(config)
+    model.classes = tuple(classes)
     return model

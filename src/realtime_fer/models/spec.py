@@ -22,7 +22,7 @@ def model_to_json(model: nn.Module) -> dict[str, Any]:
         "format": FORMAT,
         "architecture": model.arch_name,
         "config": model.arch_config,
-        "classes": list(EMOTIONS),
+        "classes": list(model.classes),
         "input": {"shape": [1, INPUT_SIZE, INPUT_SIZE], "range": [0.0, 1.0], "layout": "NCHW"},
         "output": "probabilities",
         "serving": {"tta": model_entry(model.arch_name).serve_tta},
@@ -35,7 +35,7 @@ def model_from_json(spec: dict[str, Any] | str | Path) -> nn.Module:
         spec = json.loads(Path(spec).read_text())
     if spec.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} model spec (format={spec.get('format')!r})")
-    return create_model(spec["architecture"], **spec.get("config", {}))
+    return create_model(spec["architecture"], spec.get("classes", EMOTIONS), **spec.get("config", {}))
 
 
 def load_trained(model_dir: Path) -> nn.Module:

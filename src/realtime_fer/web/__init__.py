@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
     "DETECTOR": DEFAULT_DETECTOR,  # one of realtime_fer.detector.DETECTORS
     "TTA": None,  # test-time augmentation, one of tta.TTA_MODES; None: the model's own setting
+    # a face whose top probability is below this is labelled uncertain; None: the model's own (0: never)
+    "UNCERTAIN_BELOW": None,
     "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
@@ -44,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     binds its port.
     """
     app = Flask(__name__)
+    app.json.sort_keys = False  # a face's scores keep the model's class order, as in `predict --json`
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     if app.config["DEBUG"]:

@@ -84,14 +84,17 @@ def stream_status():
 
 @bp.get("/healthz")
 def healthz():
-    """Liveness: the app is up and its model is loaded (how it classifies uploads and live video:
-    precision, TTA; and which face detector it runs)."""
+    """Liveness: the app is up and its model is loaded (its classes, in the order of its scores; how it
+    classifies uploads and live video: precision, TTA; below which top probability a face is uncertain,
+    null for never; and which face detector it runs)."""
     shared = services()
     recognizer = shared.pipeline.recognizer
     return jsonify(
         status="ok",
         model=recognizer.name,
+        classes=list(recognizer.classes),
         serving=recognizer.serving,
         video_serving=shared.video_pipeline.recognizer.serving,  # the stream and the webcam page
+        uncertain_below=recognizer.uncertain_below or None,
         detector=shared.pipeline.detector.name,
     )

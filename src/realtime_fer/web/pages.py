@@ -2,8 +2,7 @@
 
 from flask import Blueprint, current_app, render_template
 
-from realtime_fer.draw import EMOTION_COLORS
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.draw import EMOTION_COLORS, UNCERTAIN_COLOR, UNCERTAIN_LABEL, Color
 from realtime_fer.web.services import services
 
 bp = Blueprint("pages", __name__)
@@ -11,10 +10,21 @@ bp = Blueprint("pages", __name__)
 
 @bp.app_context_processor
 def page_context() -> dict:
-    """What every page shows: the model's and the detector's names and each emotion's colour."""
-    colors = {name: "#{2:02x}{1:02x}{0:02x}".format(*EMOTION_COLORS[name]) for name in EMOTIONS}
+    """What every page shows: the model's and the detector's names, and the colour of each of the
+    model's classes (in its order; the bars and the scripts are built from them) and of an uncertain face."""
     pipeline = services().pipeline
-    return {"model_name": pipeline.recognizer.name, "detector_name": pipeline.detector.name, "colors": colors}
+    return {
+        "model_name": pipeline.recognizer.name,
+        "detector_name": pipeline.detector.name,
+        "colors": {name: css_color(EMOTION_COLORS[name]) for name in pipeline.recognizer.classes},
+        "uncertain_color": css_color(UNCERTAIN_COLOR),
+        "uncertain_label": UNCERTAIN_LABEL,
+    }
+
+
+def css_color(color: Color) -> str:
+    """``#rrggbb`` of a BGR colour."""
+    return "#{2:02x}{1:02x}{0:02x}".format(*color)
 
 
 @bp.get("/")

@@ -34,7 +34,9 @@ def build(config: dict) -> Services:
     The stream's source is opened only when someone watches, so a missing camera never stops the
     app: the stream page reports it instead.
     """
-    recognizer = EmotionRecognizer(config["MODEL"], tta=config["TTA"])
+    recognizer = EmotionRecognizer(
+        config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"]
+    )
     # live video gets a cheaper view set than the model's own, unless one was asked for
     live = recognizer if config["TTA"] else recognizer.with_tta(video_tta(recognizer.tta))
     video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True))

@@ -1,15 +1,24 @@
 // Rendering of /api/predict results, shared by the webcam view and the image upload:
-// boxes and labels on a canvas, the bar chart of the seven probabilities, and a list of faces.
+// boxes and labels on a canvas, the bar chart of the model's probabilities, and a list of faces.
 "use strict";
 
 window.FER = (() => {
-  // The colours come from the server (data-color on the bar rows), the same ones drawn on the stream.
+  // The model's classes and their colours come from the server (data-color on the bar rows), the same
+  // ones drawn on the stream; so do the grey and the label of a face the model is unsure of.
   const colors = {};
   for (const row of document.querySelectorAll(".bars li[data-emotion]")) {
     colors[row.dataset.emotion] = row.dataset.color;
   }
+  const { uncertainColor, uncertainLabel } = document.getElementById("app").dataset;
 
   const percent = (p) => `${Math.round(p * 100)}%`;
+
+  /** A face's colour: its emotion's, or grey when it is uncertain. */
+  const colorOf = (face) => (face.uncertain ? uncertainColor : colors[face.emotion]) || "#fff";
+
+  /** "happy 87%", or "uncertain". */
+  const labelOf = (face) =>
+    face.uncertain ? uncertainLabel : `${face.emotion} ${percent(face.confidence)}`;
 
   /** The face with the largest box, whose probabilities the bar chart shows. */
   function largestFace(faces) {
@@ -38,11 +47,12 @@ window.FER = (() => {
       const item = document.createElement("li");
       item.dataset.emotion = face.emotion;
       item.dataset.confidence = face.confidence.toFixed(3);
+      item.dataset.uncertain = face.uncertain;
       item.dataset.box = face.box.join(",");
       const swatch = document.createElement("span");
       swatch.className = "swatch";
-      swatch.style.background = colors[face.emotion];
-      item.append(swatch, `Face ${i + 1}: ${face.emotion} ${percent(face.confidence)}`);
+      swatch.style.background = colorOf(face);
+      item.append(swatch, `Face ${i + 1}: ${labelOf(face)}`);
       return item;
     }));
   }
@@ -59,11 +69,11 @@ window.FER = (() => {
       const [bx, by, bw, bh] = face.box;
       const x = (mirrorWidth ? mirrorWidth - bx - bw : bx) * scale;
       const y = by * scale;
-      const color = colors[face.emotion] || "#fff";
+      const color = colorOf(face);
       ctx.lineWidth = Math.max(2, font / 6);
       ctx.strokeStyle = color;
       ctx.strokeRect(x, y, bw * scale, bh * scale);
-      const text = `${face.emotion} ${percent(face.confidence)}`;
+      const text = labelOf(face);
       const pad = font / 3;
       const width = ctx.measureText(text).width + 2 * pad;
       const height = font + 2 * pad;
@@ -98,5 +108,5 @@ window.FER = (() => {
     return result;
   }
 
-  return { colors, largestFace, renderBars, renderFaceList, drawFaces, predict, percent };
+  return { colors, largestFace, renderBars, renderFaceList, drawFaces, predict, labelOf };
 })();

@@ -85,8 +85,9 @@
     const face = FER.largestFace(result.faces);
     FER.renderBars(liveBars, face);
     FER.renderFaceList(faceList, result.faces);
-    topEmotion.textContent = face ? `${face.emotion} ${FER.percent(face.confidence)}` : "No face in view";
+    topEmotion.textContent = face ? FER.labelOf(face) : "No face in view";
     topEmotion.dataset.emotion = face ? face.emotion : "";
+    topEmotion.dataset.uncertain = Boolean(face?.uncertain);
     latencyOut.textContent = Math.round(result.timings_ms.total);
     app.dataset.faces = result.faces.length;
     app.dataset.frames = Number(app.dataset.frames) + 1;
