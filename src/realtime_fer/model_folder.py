@@ -31,7 +31,7 @@ METRICS_FILE = "metrics.json"
 EVALUATION_FILE = "evaluation.json"
 QUANTIZATION_FILE = "quantization.json"  # the int8 graph's report: the accuracy change it costs
 
-DEFAULT_MODEL = "accurate"
+DEFAULT_MODEL = "ferplus"
 MODELS_ENV = "REALTIME_FER_MODELS"
 PRECISIONS = ("auto", "fp32", "int8")  # the graph served; "auto" picks int8 when INT8_MAX_LOSS allows
 INT8_MAX_LOSS = 0.005

@@ -9,7 +9,8 @@ import pytest
 
 from realtime_fer.cli import main, video_csv_fields
 from realtime_fer.demo import compose_frame, demo_faces, demo_scene
-from realtime_fer.emotions import EMOTIONS
+from realtime_fer.emotions import EMOTIONS, FERPLUS_CLASSES
+from realtime_fer.recognizer import EmotionRecognizer
 
 
 @pytest.fixture
@@ -94,13 +95,14 @@ def test_video_writes_an_annotated_copy_and_a_csv(clip, tmp_path, capsys):
     assert ok and first.shape == (480, 640, 3)
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0]) == video_csv_fields(EMOTIONS)
+    assert tuple(rows[0]) == video_csv_fields(FERPLUS_CLASSES)  # the default model's
     assert {row["frame"] for row in rows} == {str(i) for i in range(10)}
     assert {row["track_id"] for row in rows} == {"1", "2", "3"}
     assert float(rows[-1]["time_s"]) == pytest.approx(0.9)
     for row in rows:
-        assert sum(float(row[name]) for name in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
-        assert row["emotion"] in EMOTIONS and row["uncertain"] == "false"
+        assert sum(float(row[name]) for name in FERPLUS_CLASSES) == pytest.approx(1.0, abs=1e-3)
+        unsure = float(row["confidence"]) < EmotionRecognizer().uncertain_below
+        assert row["emotion"] in FERPLUS_CLASSES and row["uncertain"] == str(unsure).lower()
 
 
 def test_video_without_tracking_has_no_track_ids(clip, tmp_path):

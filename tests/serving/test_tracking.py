@@ -15,10 +15,11 @@ SAD = np.array([[0.05, 0.0, 0.05, 0.25, 0.05, 0.55, 0.05]], np.float32)
 BOX = np.array([[100, 100, 80, 80]])
 
 
-def noisy_happy(frames: int, seed: int = 0) -> np.ndarray:
-    """(frames, 7) probabilities of a classifier unsure between happy (mostly) and sad."""
+def noisy_happy(frames: int, seed: int = 0, contempt: bool = False) -> np.ndarray:
+    """(frames, 7) probabilities of a classifier unsure between happy (mostly) and sad; (frames, 8)
+    with a small share for contempt."""
     rng = np.random.default_rng(seed)
-    base = np.array([0.05, 0.02, 0.08, 0.38, 0.07, 0.30, 0.10])
+    base = np.array([0.05, 0.02, 0.08, 0.38, 0.07, 0.30, 0.10] + [0.02] * contempt)
     out = np.repeat(base[None], frames, 0)
     out[:, [3, 5]] += rng.uniform(-0.12, 0.12, (frames, 2))
     return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -148,7 +149,7 @@ def test_pipeline_tracking_steadies_a_flickering_classifier(
     frame, _ = three_faces
     shown = {}
     for tracking in (False, True):
-        noisy = iter(noisy_happy(20))
+        noisy = iter(noisy_happy(20, contempt=len(recognizer.classes) == 8))
 
         def unsure(crops, noisy=noisy):
             return np.repeat(next(noisy)[None], len(crops), 0)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from realtime_fer import demo
-from realtime_fer.emotions import EMOTIONS, FERPLUS_CLASSES
+from realtime_fer.emotions import FERPLUS_CLASSES
 from realtime_fer.web import create_app
 from tests.web.conftest import MODEL, encode, one_face_frame, serving, write_clip
 
@@ -119,10 +119,10 @@ def test_webcam_page_labels_the_fake_camera_and_an_upload(server, page, tmp_path
     page.wait_for_function("() => Number(document.getElementById('app').dataset.frames) >= 5")
     assert page.get_attribute("#app", "data-state") == "running"
     emotions = page.eval_on_selector_all("#faces li", "items => items.map(li => li.dataset.emotion)")
-    assert set(emotions) <= set(EMOTIONS)
-    assert page.get_attribute("#top-emotion", "data-emotion") in EMOTIONS
+    assert set(emotions) <= set(FERPLUS_CLASSES)  # the default model's classes
+    assert page.get_attribute("#top-emotion", "data-emotion") in FERPLUS_CLASSES
     widths = page.eval_on_selector_all("#live-bars .fill", "bars => bars.map(b => parseFloat(b.style.width))")
-    assert len(widths) == 7 and sum(widths) == pytest.approx(100, abs=1)
+    assert len(widths) == 8 and sum(widths) == pytest.approx(100, abs=1)
     assert float(page.text_content("#fps")) > 0
     # boxes were drawn on the overlay: it has opaque pixels
     painted = page.evaluate(
