@@ -16,7 +16,7 @@ import realtime_fer
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
 from realtime_fer.ferplus import LABEL_MODES
-from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError
+from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError, check_threshold
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
 from realtime_fer.sources import SourceError, redact
 from realtime_fer.tta import TTA_MODES, TTA_SHIFT
@@ -384,9 +384,10 @@ def add_uncertain_option(parser: argparse.ArgumentParser) -> None:
 
 def _threshold(text: str) -> float:
     value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}")
-    return value
+    try:
+        return check_threshold(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}") from None
 
 
 def _positive(text: str) -> int:

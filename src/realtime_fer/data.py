@@ -83,6 +83,13 @@ class FaceSet:
         counts = np.bincount(self.labels[self.labels >= 0], minlength=len(self.classes))
         return {name: int(n) for name, n in zip(self.classes, counts, strict=True)}
 
+    def scored(self) -> "FaceSet":
+        """The faces accuracy is measured on: all of a FER-2013 set; of a FER+ set, those the majority
+        protocol keeps (the faces FER+ accuracy is quoted on)."""
+        if self.votes is None:
+            return self
+        return self.select(self.labels != ferplus.UNLABELED, f"{self.source} [majority]")
+
     def select(self, mask: np.ndarray, source: str) -> "FaceSet":
         """The faces where ``mask`` is true; a contiguous run stays a view (memory-mapped if cached)."""
         chosen = np.flatnonzero(mask)

@@ -85,8 +85,7 @@ def evaluate(recognizer: EmotionRecognizer, faces: FaceSet) -> dict:
     of the votes' distribution to the predicted one (``vote_cross_entropy``; lower is better).
     Every report has the negative log-likelihood and expected calibration error of the labels, and the
     coverage at which accuracy reaches 90% when the least confident faces are set aside."""
-    if faces.votes is not None:
-        faces = faces.select(faces.labels != ferplus.UNLABELED, f"{faces.source} [majority]")
+    faces = faces.scored()
     classes = [*faces.classes, *(c for c in recognizer.classes if c not in faces.classes)]
     probabilities = _in_classes(recognizer.predict_proba(faces.images), recognizer.classes, classes)
     report = classification_report(faces.labels, probabilities.argmax(1), classes)

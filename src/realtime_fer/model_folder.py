@@ -162,8 +162,18 @@ def serving_uncertain_below(serving: dict, source: Path) -> float | None:
     threshold = serving.get("uncertain_below")
     if threshold is None:
         return None
+    try:
+        return check_threshold(threshold)
+    except ValueError:
+        message = f"serving.uncertain_below must be in [0, 1) or null; got {threshold!r}"
+        raise ModelError(f"{source}: {message}") from None
+
+
+def check_threshold(threshold: object) -> float:
+    """``threshold`` as a float when it is a valid ``uncertain_below`` (a number in [0, 1)), else a
+    ``ValueError``."""
     if not _is_number(threshold) or not 0 <= threshold < 1:
-        raise ModelError(f"{source}: serving.uncertain_below must be in [0, 1) or null; got {threshold!r}")
+        raise ValueError(f"uncertain_below must be in [0, 1); got {threshold!r}")
     return float(threshold)
 
 

@@ -21,7 +21,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from realtime_fer import data, ferplus
+from realtime_fer import data
 from realtime_fer.evaluate import classification_report
 from realtime_fer.model_folder import INT8_ONNX_FILE, ONNX_FILE, QUANTIZATION_FILE, resolve_model_dir
 from realtime_fer.preprocess import to_model_input
@@ -109,9 +109,7 @@ def quantize(
     model_dir = resolve_model_dir(model)
     train = data.load(data_path, "train")
     split = data.validation_split(data_path)
-    test = data.load(data_path, split)
-    if test.votes is not None:  # FER+: the faces the majority protocol scores
-        test = test.select(test.labels != ferplus.UNLABELED, f"{test.source} [majority]")
+    test = data.load(data_path, split).scored()
     calibration = sample_faces(train, calibration_faces, seed)
     target = quantize_model(model_dir, calibration)
     recognizers = {p: EmotionRecognizer(model_dir, precision=p) for p in ("fp32", "int8")}

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from realtime_fer.calibration import apply_temperature
-from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder
+from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder, check_threshold
 from realtime_fer.preprocess import to_model_input
 from realtime_fer.tta import TTA_NAMES, check_tta, tta_views
 
@@ -153,13 +153,6 @@ class EmotionRecognizer:
         probabilities = self.session.run(None, {self.input_name: views})[0]
         averaged = probabilities.reshape(-1, len(inputs), probabilities.shape[-1]).mean(0)
         return apply_temperature(averaged, self.temperature)
-
-
-def check_threshold(threshold: float) -> float:
-    """``threshold`` itself when it is a valid ``uncertain_below`` (in [0, 1)), else a ``ValueError``."""
-    if not 0 <= threshold < 1:
-        raise ValueError(f"uncertain_below must be in [0, 1); got {threshold!r}")
-    return threshold
 
 
 def _first_line(error: Exception) -> str:

@@ -364,9 +364,7 @@ def load_splits(cfg: TrainConfig) -> tuple[data.FaceSet, data.FaceSet]:
         train_set, val_set = holdout_split(train_set, cfg.holdout, cfg.seed)
     else:
         val_set = data.load(cfg.data, cfg.val_split)
-    if val_set.votes is not None:
-        val_set = val_set.select(val_set.labels != ferplus.UNLABELED, f"{val_set.source} [majority]")
-    return train_set, val_set
+    return train_set, val_set.scored()
 
 
 def training_targets(cfg: TrainConfig, train_set: data.FaceSet) -> tuple[data.FaceSet, torch.Tensor]:
