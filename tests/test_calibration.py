@@ -60,3 +60,26 @@ def test_the_report_takes_the_classes_it_is_given():
     report = classification_report(np.array([0, 7, 7]), np.array([0, 7, 3]), [f"c{i}" for i in range(8)])
     assert report["per_class"]["c7"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
     assert len(report["confusion_matrix"]) == 8
+
+
+def test_a_model_folder_is_calibrated_and_given_the_threshold_of_its_risk_coverage_curve(tmp_path):
+    from realtime_fer.data import FaceSet
+    from realtime_fer.export import calibrate_folder
+    from realtime_fer.model_folder import SPEC_FILE, read_json
+    from realtime_fer.recognizer import EmotionRecognizer
+    from tests.tiny_models import write_model
+
+    images = np.random.default_rng(1).integers(0, 256, (200, 48, 48), dtype=np.uint8)
+    raw = EmotionRecognizer(write_model(tmp_path / "model"), precision="fp32").predict_proba(images)
+    folder = write_model(tmp_path / "model", temperature=5.0, uncertain_below=0.99)  # stale settings
+    labels = raw.argmax(1)
+    unsure = np.argsort(raw.max(1))[:70]  # the least confident third wrong: 90% reached at ~2/3
+    labels[unsure] = (labels[unsure] + 1) % raw.shape[1]
+    faces = FaceSet(images, labels, np.array([str(i) for i in range(200)]), "test", "fp")
+
+    settings = calibrate_folder(folder, faces)
+    assert settings["temperature"] == pytest.approx(fit_temperature(raw, labels))
+    curve = risk_coverage(apply_temperature(raw, settings["temperature"]), labels)
+    assert 0.6 < curve["coverage_at_90%"] < 0.75
+    assert settings["uncertain_below"] == round(curve["threshold_at_90%"], 2)
+    assert read_json(folder / SPEC_FILE)["serving"] == {"tta": "none", **settings}

@@ -107,7 +107,7 @@ def test_pick_device_honours_the_precision(monkeypatch):
     assert device_module.pick_device("cpu", "fp32") == (cpu, None)
     assert device_module.pick_device("cpu", "bf16") == (cpu, torch.bfloat16)
     for supported, expected in ((True, torch.bfloat16), (False, None)):
-        monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda supported=supported: supported)
+        monkeypatch.setattr(device_module, "has_native_bf16", lambda supported=supported: supported)
         assert device_module.pick_device("cpu", "auto") == (cpu, expected)
     with pytest.raises(ValueError, match="unknown training precision"):
         device_module.pick_device("cpu", "fp8")

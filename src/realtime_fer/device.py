@@ -1,19 +1,9 @@
 """Choosing the device and the numeric precision (autocast) for training."""
 
-from pathlib import Path
-
 import torch
 
+from realtime_fer.cpu import has_native_bf16
 from realtime_fer.options import TRAIN_PRECISIONS, check_choice
-
-
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 instructions (AVX512-BF16 or AMX), where autocast pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.device, torch.dtype | None]:
@@ -29,7 +19,7 @@ def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.de
         return chosen, torch.bfloat16
     if chosen.type == "cuda":
         return chosen, torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return chosen, torch.bfloat16 if cpu_supports_bf16() else None
+    return chosen, torch.bfloat16 if has_native_bf16() else None
 
 
 def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from realtime_fer import data
-from realtime_fer.calibration import fit_temperature
-from realtime_fer.evaluate import evaluate, plot_confusion
+from realtime_fer.calibration import apply_temperature, fit_temperature
+from realtime_fer.cpu import cpu_model, speed_flags
+from realtime_fer.evaluate import evaluate, plot_confusion, risk_coverage
 from realtime_fer.model_folder import (
     EVALUATION_FILE,
     INT8_ONNX_FILE,
@@ -89,7 +90,12 @@ def library_versions() -> dict[str, str]:
 def provenance() -> dict:
     """The ``machine`` and ``versions`` entries of a ``metrics.json``."""
     return {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpu": cpu_model(),
+            "cpu_flags": speed_flags(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "versions": library_versions(),
     }
 
@@ -112,17 +118,25 @@ def save_model(model: nn.Module, spec: dict, out: Path) -> None:
         raise RuntimeError(f"ONNX output differs from PyTorch by {difference:.2e} (> {PARITY_TOLERANCE})")
 
 
-def calibrate_folder(model_dir: Path, faces: data.FaceSet) -> float:
-    """Fit the temperature of a model folder's served probabilities (fp32, its TTA) on ``faces`` and
-    write it into its ``model.json`` (``serving.temperature``); returns it."""
+def calibrate_folder(model_dir: Path, faces: data.FaceSet) -> dict:
+    """Calibrate a model folder's served probabilities (fp32, its TTA) on ``faces`` and write the
+    result into its ``model.json``: ``serving.temperature`` (fitted), and ``serving.uncertain_below``,
+    the calibrated confidence at which accuracy on ``faces`` reaches 90% (its risk-coverage curve), or
+    none when it never does. Returns the two settings."""
     spec_path = model_dir / SPEC_FILE
     spec = read_json(spec_path)
-    spec["serving"].pop("temperature", None)
+    for key in ("temperature", "uncertain_below"):
+        spec["serving"].pop(key, None)
     spec_path.write_text(json.dumps(spec, indent=2) + "\n")
     probabilities = EmotionRecognizer(model_dir, precision="fp32").predict_proba(faces.images)
-    spec["serving"]["temperature"] = fit_temperature(probabilities, faces.labels)
+    temperature = fit_temperature(probabilities, faces.labels)
+    threshold = risk_coverage(apply_temperature(probabilities, temperature), faces.labels)["threshold_at_90%"]
+    settings = {"temperature": temperature}
+    if threshold is not None:
+        settings["uncertain_below"] = round(threshold, 2)
+    spec["serving"].update(settings)
     spec_path.write_text(json.dumps(spec, indent=2) + "\n")
-    return spec["serving"]["temperature"]
+    return settings
 
 
 def score_folder(model_dir: Path, val_set: data.FaceSet, val_split: str, ttas: tuple[str, ...]) -> dict:
@@ -157,7 +171,7 @@ def export_run(
 
     train_set, val_set = splits or load_splits(TrainConfig.from_record(config))
     if config.get("holdout") and val_set.votes is not None:  # FER+: calibrated on the held-out faces
-        spec["serving"]["temperature"] = calibrate_folder(run_dir, val_set)
+        spec["serving"].update(calibrate_folder(run_dir, val_set))
     # one view, flip, and the TTA it is served with
     accuracy = score_folder(run_dir, val_set, config["val_split"], ("none", "flip", spec["serving"]["tta"]))
 
