@@ -93,3 +93,17 @@ def demo_frames(fps: float = 15.0, size: tuple[int, int] = FRAME_SIZE) -> Iterat
     while True:
         yield demo_scene(index, fps, size)[0]
         index += 1
+
+
+def demo_image(size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """A still BGR frame of six bundled faces in two rows of three (one face of each of the first six
+    classes): the image ``predict demo`` and the README's examples run on."""
+    width, height = size
+    faces = demo_faces()[::2][:6]  # the first face of each class
+    side = round(min(width / 3, height / 2) * 0.7)
+    boxes = [
+        (round(width * (col + 0.5) / 3 - side / 2), round(height * (row + 0.5) / 2 - side / 2), side, side)
+        for row in range(2)
+        for col in range(3)
+    ]
+    return compose_frame([face for _, face in faces], boxes, size)
