@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import realtime_fer
@@ -33,7 +33,6 @@ TRAIN_EXTRA_MODULES = {
     "quantize": ("onnx",),
 }
 MODEL_HELP = f"a shipped model's name (default: {DEFAULT_MODEL}) or a model folder"
-VIDEO_CSV_FACE_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence")
 
 
 def command(function: Callable[[argparse.Namespace], int | None]):
@@ -171,56 +170,28 @@ def predict(args: argparse.Namespace) -> int:
 
 
 @command
-def video(args: argparse.Namespace) -> None:
-    import csv
-    import time
-
-    from tqdm import tqdm
-
-    from realtime_fer.detector import create_detector
+def video(args: argparse.Namespace) -> int:
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
-    from realtime_fer.sources import open_source
+    from realtime_fer.video import analyse
 
-    for path in (args.out, args.csv):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise SourceError(f"cannot write {path}: its folder does not exist")
-    frames = detections = 0
-    with ExitStack() as stack:
-        source = stack.enter_context(open_source(args.input))
-        recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-        detector = create_detector(args.detector, video=True)
-        pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
-        total = args.max_frames or source.frame_count
-        progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
-        table = None
-        if args.csv:
-            table = csv.writer(stack.enter_context(open(args.csv, "w", newline="")))
-            table.writerow(video_csv_fields(recognizer.classes))
-        writer = None
-        start = time.monotonic()
-        try:
-            for frame in source:
-                faces = pipeline.process(frame)
-                if args.out:
-                    if writer is None:
-                        writer = _video_writer(args.out, source.fps or 25.0, frame.shape, stack)
-                    writer.write(pipeline.annotate(frame, faces))
-                if table is not None:
-                    # a camera or stream has no reliable frame rate: use the wall clock there
-                    seconds = frames / source.fps if source.fps else time.monotonic() - start
-                    table.writerows(_csv_rows(frames, seconds, faces, recognizer.classes))
-                frames += 1
-                detections += len(faces)
-                progress.update()
-                if frames == args.max_frames:
-                    break
-        except KeyboardInterrupt:  # how a camera or stream is stopped: keep what was written
-            pass
-    if frames == 0:
-        raise SourceError(f"{redact(args.input)}: no frames could be read")
-    written = ", ".join(path for path in (args.out, args.csv) if path)
-    print(f"{frames} frames, {detections} faces" + (f"; wrote {written}" if written else ""))
+    if not (args.out or args.csv or args.report):
+        print("realtime-fer video: error: nothing to write: give --report DIR, --csv FILE or --out VIDEO",
+              file=sys.stderr)
+        return 2
+    if args.report and args.no_tracking:
+        print("realtime-fer video: error: --report needs tracking (leave out --no-tracking)", file=sys.stderr)
+        return 2
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
+    pipeline = FaceEmotionPipeline(recognizer, args.detector, tracking=not args.no_tracking)
+    result = analyse(args.input, pipeline, report=args.report, out=args.out, csv=args.csv,
+                     max_frames=args.max_frames)
+    written = ", ".join(str(path) for path in (args.out, args.csv, args.report) if path)
+    print(f"{result.frames} frames, {result.faces} faces"
+          + (f", {result.summary['tracks']} tracks" if args.report else "") + f"; wrote {written}")
+    if note := result.summary.get("video", {}).get("note"):
+        print(f"realtime-fer video: note: {args.out}: {note}", file=sys.stderr)
+    return 0
 
 
 @command
@@ -327,37 +298,11 @@ def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _video_writer(path: str, fps: float, shape: tuple[int, ...], stack: ExitStack):
-    import cv2
-
-    codec = "MJPG" if path.lower().endswith(".avi") else "mp4v"
-    size = (shape[1], shape[0])
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
-    if not writer.isOpened():
-        raise SourceError(f"cannot write video {path!r}: use .mp4 or .avi in an existing folder")
-    stack.callback(writer.release)
-    return writer
-
-
 def video_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``video --csv`` for a model: the face's, a probability per class, ``uncertain``."""
-    return (*VIDEO_CSV_FACE_FIELDS, *classes, "uncertain")
+    """The columns of ``video --csv`` (and a report's faces.csv) for a model's ``classes``."""
+    from realtime_fer.report import face_fields
 
-
-def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...]) -> list[list]:
-    return [
-        [
-            frame,
-            f"{seconds:.3f}",
-            face.track_id or "",
-            *face.box,
-            face.emotion,
-            f"{face.confidence:.4f}",
-            *(f"{face.scores[e]:.4f}" for e in classes),
-            "true" if face.uncertain else "false",
-        ]
-        for face in faces
-    ]
+    return face_fields(classes)
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -508,7 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
-    p.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--report", metavar="DIR", help="write a report folder: faces.csv, tracks.csv (a row per "
+                   "person), summary.json and timeline.png")
+    p.add_argument("--out", help="annotated video to write: .mp4 (H.264 with PyAV, else MPEG-4 Part 2) "
+                   "or .avi")
     p.add_argument("--csv", help="per-frame, per-face results to write")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
