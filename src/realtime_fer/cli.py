@@ -136,10 +136,13 @@ def quantize(args: argparse.Namespace) -> int:
 
 @command
 def predict(args: argparse.Namespace) -> int:
+    import csv
+
     import cv2
 
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
+    from realtime_fer.report import atomic_open, face_values
 
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
     recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
@@ -147,9 +150,13 @@ def predict(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    results, failed = [], 0
-    for name in args.images:
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
+    results, failed, table = [], 0, []
+    for name, problem in _image_names(args.images):
         try:
+            if problem:
+                raise ValueError(problem)
             image = _read_image(name)
         except ValueError as error:  # report it and go on with the other images
             print(f"realtime-fer predict: error: {name}: {error}", file=sys.stderr)
@@ -158,15 +165,64 @@ def predict(args: argparse.Namespace) -> int:
             continue
         faces = pipeline.process(image)
         results.append({"image": name, "faces": [face.to_dict() for face in faces]})
+        table += [[name, n, *face_values(face, recognizer.classes)] for n, face in enumerate(faces, 1)]
         if not args.json:
             print(_face_table(name, faces, recognizer.classes))
         target = out / Path(name).name if out else None
         if target and not cv2.imwrite(str(target), pipeline.annotate(image, faces)):
             print(f"realtime-fer predict: error: cannot write {target}", file=sys.stderr)
             failed += 1
+    if args.csv:
+        with atomic_open(args.csv) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(predict_csv_fields(recognizer.classes))
+            writer.writerows(table)
     if args.json:
         print(json.dumps(results, indent=2))
     return 2 if failed else 0
+
+
+def predict_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``predict --csv``: the image, the face's number in it (1, 2, ... left to right),
+    its box, label, confidence, a probability per class and ``uncertain``."""
+    from realtime_fer.report import face_fields
+
+    return ("image", "face", *face_fields(classes)[3:])
+
+
+def _image_names(specs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """``(name, problem)`` per image: a folder or glob gives the images in it, a file itself."""
+    from glob import has_magic
+
+    from realtime_fer.batch import BatchError, collect
+
+    for spec in specs:
+        if not (has_magic(spec) or Path(spec).is_dir()):
+            yield spec, None
+            continue
+        try:
+            found = collect([spec], kinds=("image",))
+        except BatchError as error:
+            yield spec, str(error).removeprefix(f"{spec}: ")
+            continue
+        if not found:
+            yield spec, "no images in this folder"
+        yield from ((str(path), None) for path in found)
+
+
+@command
+def batch(args: argparse.Namespace) -> int:
+    from realtime_fer.batch import BatchError, Settings, run_batch
+
+    settings = Settings(args.model, args.detector, args.tta, args.uncertain_below)
+    try:
+        result = run_batch(args.inputs, args.out, settings, args.workers, progress=True)
+    except BatchError as error:
+        print(f"realtime-fer batch: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{result.done} files done, {result.skipped} done before, {result.failed} failed; "
+          f"wrote {Path(args.out) / 'index.csv'}")
+    return 2 if result.failed else 0
 
 
 @command
@@ -443,9 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-faces", type=int, default=500, help="training faces to calibrate on")
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads), "
+                   "folders (searched recursively) or globs")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
+    p.add_argument("--csv", help="write a row per face here: image, face, box, label, confidence, a "
+                   "probability per class, uncertain")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
     add_detector_option(p)
@@ -464,6 +523,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
+
+    p = sub.add_parser("batch", help="analyse many images and videos: a folder per file, an index and "
+                       "combined CSVs; run again, it does only what is not done")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, folders (searched recursively) or quoted globs ('clips/**/*.mp4')")
+    p.add_argument("--out", required=True, help="the batch's folder")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="processes, each with its own pipeline (default: the cores, here "
+                   f"{os.cpu_count() or 1})")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    add_tta_option(p)
+    add_detector_option(p)
+    add_uncertain_option(p)
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
     p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
