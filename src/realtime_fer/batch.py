@@ -156,7 +156,8 @@ def run_batch(
     inputs: Iterable[str], out: str | os.PathLike, settings: Settings, workers: int = 1,
     progress: bool = False,
 ) -> BatchResult:
-    """Analyse every file ``inputs`` name into ``out`` (see the module's docstring)."""
+    """Analyse every file ``inputs`` name into ``out`` (see the module's docstring). With ``workers``
+    above 1 the processes are spawned, so a script calling this needs ``if __name__ == "__main__":``."""
     from tqdm import tqdm
 
     out = Path(out)
