@@ -5,6 +5,8 @@
     faces = FaceEmotionPipeline().process(frame_bgr)  # [Face(box, emotion, confidence, ...)]
     # faces below 60% top probability: uncertain=True (fewer faces labelled, those more reliably)
     faces = FaceEmotionPipeline(uncertain_below=0.6).process(frame_bgr)
+    # a video's report folder: faces.csv, tracks.csv (a row per person), summary.json, timeline.png
+    summary = analyse_video("talk.mp4", "talk-report")
 
 The names below load on first use, so ``import realtime_fer`` stays light (and never needs torch).
 """
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from realtime_fer.model_folder import ModelError
     from realtime_fer.pipeline import Face, FaceEmotionPipeline
     from realtime_fer.recognizer import Emotion, EmotionRecognizer
+    from realtime_fer.report import analyse_video
 
     __version__: str
 
@@ -30,6 +33,7 @@ _EXPORTS = {
     "create_detector": "realtime_fer.detector",
     "FaceEmotionPipeline": "realtime_fer.pipeline",
     "ModelError": "realtime_fer.model_folder",
+    "analyse_video": "realtime_fer.report",
 }
 __all__ = [
     "EMOTIONS",
@@ -40,6 +44,7 @@ __all__ = [
     "FaceEmotionPipeline",
     "ModelError",
     "__version__",
+    "analyse_video",
     "create_detector",
 ]
 

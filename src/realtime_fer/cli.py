@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import realtime_fer
@@ -33,7 +33,6 @@ TRAIN_EXTRA_MODULES = {
     "quantize": ("onnx",),
 }
 MODEL_HELP = f"a shipped model's name (default: {DEFAULT_MODEL}) or a model folder"
-VIDEO_CSV_FACE_FIELDS = ("frame", "time_s", "track_id", "x", "y", "w", "h", "emotion", "confidence")
 
 
 def command(function: Callable[[argparse.Namespace], int | None]):
@@ -137,10 +136,13 @@ def quantize(args: argparse.Namespace) -> int:
 
 @command
 def predict(args: argparse.Namespace) -> int:
+    import csv
+
     import cv2
 
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
+    from realtime_fer.report import atomic_open, face_values
 
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
     recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
@@ -148,9 +150,13 @@ def predict(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    results, failed = [], 0
-    for name in args.images:
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
+    results, failed, table = [], 0, []
+    for name, problem in _image_names(args.images):
         try:
+            if problem:
+                raise ValueError(problem)
             image = _read_image(name)
         except ValueError as error:  # report it and go on with the other images
             print(f"realtime-fer predict: error: {name}: {error}", file=sys.stderr)
@@ -159,68 +165,89 @@ def predict(args: argparse.Namespace) -> int:
             continue
         faces = pipeline.process(image)
         results.append({"image": name, "faces": [face.to_dict() for face in faces]})
+        table += [[name, n, *face_values(face, recognizer.classes)] for n, face in enumerate(faces, 1)]
         if not args.json:
             print(_face_table(name, faces, recognizer.classes))
         target = out / Path(name).name if out else None
         if target and not cv2.imwrite(str(target), pipeline.annotate(image, faces)):
             print(f"realtime-fer predict: error: cannot write {target}", file=sys.stderr)
             failed += 1
+    if args.csv:
+        with atomic_open(args.csv) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(predict_csv_fields(recognizer.classes))
+            writer.writerows(table)
     if args.json:
         print(json.dumps(results, indent=2))
     return 2 if failed else 0
 
 
+def predict_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of ``predict --csv``: the image, the face's number in it (1, 2, ... left to right),
+    its box, label, confidence, a probability per class and ``uncertain``."""
+    from realtime_fer.report import face_fields
+
+    return ("image", "face", *face_fields(classes)[3:])
+
+
+def _image_names(specs: list[str]) -> Iterator[tuple[str, str | None]]:
+    """``(name, problem)`` per image: a folder or glob gives the images in it, a file itself."""
+    from glob import has_magic
+
+    from realtime_fer.batch import BatchError, collect
+
+    for spec in specs:
+        if not (has_magic(spec) or Path(spec).is_dir()):
+            yield spec, None
+            continue
+        try:
+            found = collect([spec], kinds=("image",))
+        except BatchError as error:
+            yield spec, str(error).removeprefix(f"{spec}: ")
+            continue
+        if not found:
+            yield spec, "no images in this folder"
+        yield from ((str(path), None) for path in found)
+
+
 @command
-def video(args: argparse.Namespace) -> None:
-    import csv
-    import time
+def batch(args: argparse.Namespace) -> int:
+    from realtime_fer.batch import BatchError, Settings, run_batch
 
-    from tqdm import tqdm
+    settings = Settings(args.model, args.detector, args.tta, args.uncertain_below)
+    try:
+        result = run_batch(args.inputs, args.out, settings, args.workers, progress=True)
+    except BatchError as error:
+        print(f"realtime-fer batch: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{result.done} files done, {result.skipped} done before, {result.failed} failed; "
+          f"wrote {Path(args.out) / 'index.csv'}")
+    return 2 if result.failed else 0
 
-    from realtime_fer.detector import create_detector
+
+@command
+def video(args: argparse.Namespace) -> int:
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
-    from realtime_fer.sources import open_source
+    from realtime_fer.video import analyse
 
-    for path in (args.out, args.csv):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise SourceError(f"cannot write {path}: its folder does not exist")
-    frames = detections = 0
-    with ExitStack() as stack:
-        source = stack.enter_context(open_source(args.input))
-        recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-        detector = create_detector(args.detector, video=True)
-        pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
-        total = args.max_frames or source.frame_count
-        progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
-        table = None
-        if args.csv:
-            table = csv.writer(stack.enter_context(open(args.csv, "w", newline="")))
-            table.writerow(video_csv_fields(recognizer.classes))
-        writer = None
-        start = time.monotonic()
-        try:
-            for frame in source:
-                faces = pipeline.process(frame)
-                if args.out:
-                    if writer is None:
-                        writer = _video_writer(args.out, source.fps or 25.0, frame.shape, stack)
-                    writer.write(pipeline.annotate(frame, faces))
-                if table is not None:
-                    # a camera or stream has no reliable frame rate: use the wall clock there
-                    seconds = frames / source.fps if source.fps else time.monotonic() - start
-                    table.writerows(_csv_rows(frames, seconds, faces, recognizer.classes))
-                frames += 1
-                detections += len(faces)
-                progress.update()
-                if frames == args.max_frames:
-                    break
-        except KeyboardInterrupt:  # how a camera or stream is stopped: keep what was written
-            pass
-    if frames == 0:
-        raise SourceError(f"{redact(args.input)}: no frames could be read")
-    written = ", ".join(path for path in (args.out, args.csv) if path)
-    print(f"{frames} frames, {detections} faces" + (f"; wrote {written}" if written else ""))
+    if not (args.out or args.csv or args.report):
+        print("realtime-fer video: error: nothing to write: give --report DIR, --csv FILE or --out VIDEO",
+              file=sys.stderr)
+        return 2
+    if args.report and args.no_tracking:
+        print("realtime-fer video: error: --report needs tracking (leave out --no-tracking)", file=sys.stderr)
+        return 2
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
+    pipeline = FaceEmotionPipeline(recognizer, args.detector, tracking=not args.no_tracking)
+    result = analyse(args.input, pipeline, report=args.report, out=args.out, csv=args.csv,
+                     max_frames=args.max_frames)
+    written = ", ".join(str(path) for path in (args.out, args.csv, args.report) if path)
+    print(f"{result.frames} frames, {result.faces} faces"
+          + (f", {result.summary['tracks']} tracks" if args.report else "") + f"; wrote {written}")
+    if note := result.summary.get("video", {}).get("note"):
+        print(f"realtime-fer video: note: {args.out}: {note}", file=sys.stderr)
+    return 0
 
 
 @command
@@ -327,37 +354,11 @@ def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _video_writer(path: str, fps: float, shape: tuple[int, ...], stack: ExitStack):
-    import cv2
-
-    codec = "MJPG" if path.lower().endswith(".avi") else "mp4v"
-    size = (shape[1], shape[0])
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
-    if not writer.isOpened():
-        raise SourceError(f"cannot write video {path!r}: use .mp4 or .avi in an existing folder")
-    stack.callback(writer.release)
-    return writer
-
-
 def video_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``video --csv`` for a model: the face's, a probability per class, ``uncertain``."""
-    return (*VIDEO_CSV_FACE_FIELDS, *classes, "uncertain")
+    """The columns of ``video --csv`` (and a report's faces.csv) for a model's ``classes``."""
+    from realtime_fer.report import face_fields
 
-
-def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...]) -> list[list]:
-    return [
-        [
-            frame,
-            f"{seconds:.3f}",
-            face.track_id or "",
-            *face.box,
-            face.emotion,
-            f"{face.confidence:.4f}",
-            *(f"{face.scores[e]:.4f}" for e in classes),
-            "true" if face.uncertain else "false",
-        ]
-        for face in faces
-    ]
+    return face_fields(classes)
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -498,9 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-faces", type=int, default=500, help="training faces to calibrate on")
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads), "
+                   "folders (searched recursively) or globs")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
+    p.add_argument("--csv", help="write a row per face here: image, face, box, label, confidence, a "
+                   "probability per class, uncertain")
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
     add_detector_option(p)
@@ -508,7 +512,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
     p.add_argument("input", metavar="IN", help="video file, camera index, stream URL or 'demo'")
-    p.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--report", metavar="DIR", help="write a report folder: faces.csv, tracks.csv (a row per "
+                   "person), summary.json and timeline.png")
+    p.add_argument("--out", help="annotated video to write: .mp4 (H.264 with PyAV, else MPEG-4 Part 2) "
+                   "or .avi")
     p.add_argument("--csv", help="per-frame, per-face results to write")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
@@ -516,6 +523,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
+
+    p = sub.add_parser("batch", help="analyse many images and videos: a folder per file, an index and "
+                       "combined CSVs; run again, it does only what is not done")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, folders (searched recursively) or quoted globs ('clips/**/*.mp4')")
+    p.add_argument("--out", required=True, help="the batch's folder")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="processes, each with its own pipeline (default: the cores, here "
+                   f"{os.cpu_count() or 1})")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
+    add_tta_option(p)
+    add_detector_option(p)
+    add_uncertain_option(p)
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
     p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")

@@ -35,7 +35,8 @@ class SourceError(RuntimeError):
 
 
 class FrameSource:
-    """An iterable of BGR frames with ``name``, ``fps`` (``None`` if unknown) and ``frame_count``.
+    """An iterable of BGR frames with ``name``, ``fps`` (``None`` if unknown) and ``frame_count``;
+    :meth:`timestamp` is the container's time of the frame last yielded (files only).
 
     ``realtime=True`` paces a file or the demo to its frame rate (cameras and streams pace
     themselves), which is what a live viewer wants; otherwise frames come as fast as they are read.
@@ -49,6 +50,7 @@ class FrameSource:
         frame_count: int | None = None,
         realtime: bool = False,
         release: Callable[[], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         self.name = name
         self.fps = fps
@@ -56,6 +58,7 @@ class FrameSource:
         self._frames = frames
         self._interval = 1.0 / fps if realtime and fps else 0.0
         self._release = release
+        self._clock = clock
         self.closed = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -68,6 +71,11 @@ class FrameSource:
                 # a slow consumer gets the next frame late rather than a burst of catch-up frames
                 due = max(due, time.monotonic()) + self._interval
             yield frame
+
+    def timestamp(self) -> float | None:
+        """Seconds into the file of the frame last yielded, from its container's timestamps; ``None``
+        for a camera, a stream or the demo, whose frames carry no such time."""
+        return self._clock() if self._clock is not None and not self.closed else None
 
     def close(self) -> None:
         """Release the device or file; iteration stops. Safe to call twice."""
@@ -115,6 +123,10 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
         with lock:
             capture.release()
 
+    def clock() -> float:
+        with lock:  # after a read: the time of the frame it returned
+            return capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+
     return FrameSource(
         redact(spec),
         _read(capture, lock),
@@ -122,6 +134,7 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
         count if count > 0 else None,
         realtime=realtime,
         release=release,
+        clock=clock if not spec.isdigit() and not _URL.match(spec) else None,
     )
 
 

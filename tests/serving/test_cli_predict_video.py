@@ -113,12 +113,24 @@ def test_video_without_tracking_has_no_track_ids(clip, tmp_path):
 
 
 def test_video_stops_after_max_frames(tmp_path, capsys):
-    assert main(["video", "demo", "--max-frames", "3"]) == 0
+    assert main(["video", "demo", "--max-frames", "3", "--csv", str(tmp_path / "faces.csv")]) == 0
     assert "3 frames" in capsys.readouterr().out
 
 
+def test_video_with_nothing_to_write_says_so(capsys):
+    assert main(["video", "demo", "--max-frames", "3"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize("name", ["x.mkv", "x.mp3", "x"])
+def test_an_annotated_video_only_as_mp4_or_avi(name, tmp_path, capsys):
+    assert main(["video", "demo", "--max-frames", "1", "--out", str(tmp_path / name)]) == 2
+    assert "use .mp4 or .avi" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_missing_video_is_a_clear_error(tmp_path, capsys):
-    assert main(["video", str(tmp_path / "gone.mp4")]) == 2
+    assert main(["video", str(tmp_path / "gone.mp4"), "--csv", str(tmp_path / "faces.csv")]) == 2
     assert "gone.mp4' not found" in capsys.readouterr().err
 
 
