@@ -17,6 +17,7 @@ from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
 from realtime_fer.ferplus import LABEL_MODES
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError, check_threshold
+from realtime_fer.onnx_session import DEFAULT_PROVIDER, PROVIDERS, ProviderError
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
 from realtime_fer.sources import SourceError, redact
 from realtime_fer.tta import TTA_MODES, TTA_SHIFT
@@ -58,6 +59,10 @@ def summary(args: argparse.Namespace) -> None:
         print(table(create_model(args.model)))
     else:  # a shipped model or a model folder: the architecture its model.json records
         print(table(model_from_json(resolve_model_dir(args.model) / SPEC_FILE)))
+        from realtime_fer.recognizer import EmotionRecognizer
+
+        choice = EmotionRecognizer(args.model).serving_choice
+        print(f"served here: {choice['precision']} on {choice['provider']}: {choice['reason']}")
 
 
 @command
@@ -100,7 +105,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from realtime_fer.evaluate import format_report, plot_confusion, plot_risk_coverage
     from realtime_fer.recognizer import EmotionRecognizer
 
-    recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision)
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision, provider=args.provider)
     print(f"loading {args.data} ...", file=sys.stderr, flush=True)  # a first load decodes every image
     faces = data.load(args.data, args.split)
     print(f"classifying {len(faces)} faces ({recognizer.serving}) ...", file=sys.stderr, flush=True)
@@ -143,8 +148,10 @@ def predict(args: argparse.Namespace) -> int:
     from realtime_fer.recognizer import EmotionRecognizer
 
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
-    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-    pipeline = FaceEmotionPipeline(recognizer, args.detector)
+    recognizer = EmotionRecognizer(
+        args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
+    )
+    pipeline = FaceEmotionPipeline(recognizer, args.detector, provider=args.provider)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -188,8 +195,10 @@ def video(args: argparse.Namespace) -> None:
     frames = detections = 0
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
-        recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-        detector = create_detector(args.detector, video=True)
+        recognizer = EmotionRecognizer(
+            args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
+        )
+        detector = create_detector(args.detector, video=True, provider=args.provider)
         pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
         total = args.max_frames or source.frame_count
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
@@ -232,6 +241,7 @@ def serve(args: argparse.Namespace) -> int:
     # stream's source opens only when someone watches, so a missing camera never stops the app
     app = create_app({
         "MODEL": args.model,
+        "PROVIDER": args.provider,
         "TTA": args.tta,
         "UNCERTAIN_BELOW": args.uncertain_below,
         "DETECTOR": args.detector,
@@ -397,6 +407,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def add_provider_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=DEFAULT_PROVIDER,
+        help="ONNX Runtime execution provider: auto (the default: an accelerator where the installed "
+        "ONNX Runtime offers one, else the CPU), cpu, cuda or tensorrt (pip install onnxruntime-gpu), ...",
+    )
+
+
 def add_detector_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detector",
@@ -483,9 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="the served graph, fp32 or int8 (default auto: int8 where its quantization report shows no "
-        "real loss)",
+        help="the served graph, fp32 or int8 (default auto: the faster here, int8 only where its "
+        "quantization report shows no real loss)",
     )
+    add_provider_option(p)
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--risk-coverage", help="write the risk-coverage curve PNG here (accuracy against the "
@@ -504,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
@@ -513,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
@@ -522,6 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
@@ -551,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.subcommand](args) or 0
-    except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:
+    except (DataError, ModelError, SourceError, DetectorError, ProviderError, FileNotFoundError) as error:
         print(f"realtime-fer {args.subcommand}: error: {error}", file=sys.stderr)
         return 2
 

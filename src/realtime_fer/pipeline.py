@@ -13,6 +13,7 @@ from realtime_fer import draw
 from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, create_detector, to_gray
 from realtime_fer.detectors.boxes import clip_boxes
 from realtime_fer.model_folder import DEFAULT_MODEL
+from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.tracking import Tracker
 
@@ -57,6 +58,8 @@ class FaceEmotionPipeline:
 
     ``uncertain_below`` overrides the model's threshold for :attr:`Face.uncertain` (see
     :class:`~realtime_fer.recognizer.EmotionRecognizer`; 0: never uncertain; None: the model's own).
+    ``provider`` runs what the pipeline builds from names (see :mod:`realtime_fer.onnx_session`:
+    ``auto``, ``cpu``, ``cuda``, ...).
     """
 
     def __init__(
@@ -66,13 +69,16 @@ class FaceEmotionPipeline:
         tracking: bool = False,
         smoothing: float = 0.7,
         uncertain_below: float | None = None,
+        provider: str = DEFAULT_PROVIDER,
     ):
         if not isinstance(model, EmotionRecognizer):
-            model = EmotionRecognizer(model)
+            model = EmotionRecognizer(model, provider=provider)
         if uncertain_below is not None:
             model = model.with_uncertain_below(uncertain_below)
         self.recognizer = model
-        self.detector = create_detector(detector, video=tracking) if isinstance(detector, str) else detector
+        if isinstance(detector, str):
+            detector = create_detector(detector, video=tracking, provider=provider)
+        self.detector = detector
         self.tracker = Tracker(smoothing) if tracking else None
         self._tracker_lock = threading.Lock()
         self._local = threading.local()

@@ -94,6 +94,7 @@ def healthz():
         model=recognizer.name,
         classes=list(recognizer.classes),
         serving=recognizer.serving,
+        serving_choice=recognizer.serving_choice,  # precision and provider chosen here, and why
         video_serving=shared.video_pipeline.recognizer.serving,  # the stream and the webcam page
         uncertain_below=recognizer.uncertain_below or None,
         detector=shared.pipeline.detector.name,

@@ -34,12 +34,13 @@ def build(config: dict) -> Services:
     The stream's source is opened only when someone watches, so a missing camera never stops the
     app: the stream page reports it instead.
     """
+    provider = config["PROVIDER"]
     recognizer = EmotionRecognizer(
-        config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"]
+        config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"], provider=provider
     )
     # live video gets a cheaper view set than the model's own, unless one was asked for
     live = recognizer if config["TTA"] else recognizer.with_tta(video_tta(recognizer.tta))
-    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True))
+    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True, provider=provider))
     source = str(config["SOURCE"])
     broadcast = Broadcast(
         partial(annotated_jpegs, source, live, video.detector, public_name(source)),
@@ -48,7 +49,8 @@ def build(config: dict) -> Services:
         expected=(SourceError,),
     )
     gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
-    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"]))  # faces down to 20 px
+    # stills: faces down to 20 px
+    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], provider=provider))
     return Services(stills, video, broadcast, public_name(source), gate)
 
 
