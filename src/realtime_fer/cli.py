@@ -188,6 +188,8 @@ def video(args: argparse.Namespace) -> None:
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.sources import open_source
+    from realtime_fer.tta import video_tta
+    from realtime_fer.view_budget import ViewBudget
 
     for path in (args.out, args.csv):
         if path and not Path(path).resolve().parent.is_dir():
@@ -199,7 +201,12 @@ def video(args: argparse.Namespace) -> None:
             args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
         )
         detector = create_detector(args.detector, video=True, provider=args.provider)
-        pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
+        # a camera or stream (not a file) with no --tta: live video's views, as many as frames afford
+        budget = None
+        if args.tta is None and (args.input.strip().isdigit() or "://" in args.input):
+            recognizer = recognizer.with_tta(video_tta(recognizer.tta))
+            budget = ViewBudget.seeded(source.fps, recognizer.serving_choice)
+        pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking, budget=budget)
         total = args.max_frames or source.frame_count
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
         table = None
@@ -218,7 +225,7 @@ def video(args: argparse.Namespace) -> None:
                 if table is not None:
                     # a camera or stream has no reliable frame rate: use the wall clock there
                     seconds = frames / source.fps if source.fps else time.monotonic() - start
-                    table.writerows(_csv_rows(frames, seconds, faces, recognizer.classes))
+                    table.writerows(_csv_rows(frames, seconds, faces, recognizer.classes, pipeline.last_tta))
                 frames += 1
                 detections += len(faces)
                 progress.update()
@@ -350,11 +357,12 @@ def _video_writer(path: str, fps: float, shape: tuple[int, ...], stack: ExitStac
 
 
 def video_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``video --csv`` for a model: the face's, a probability per class, ``uncertain``."""
-    return (*VIDEO_CSV_FACE_FIELDS, *classes, "uncertain")
+    """The columns of ``video --csv`` for a model: the face's, a probability per class, ``uncertain``,
+    and ``tta``: the views its frame was classified with (a camera's or stream's: as many as fit)."""
+    return (*VIDEO_CSV_FACE_FIELDS, *classes, "uncertain", "tta")
 
 
-def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...]) -> list[list]:
+def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...], tta: str) -> list[list]:
     return [
         [
             frame,
@@ -365,6 +373,7 @@ def _csv_rows(frame: int, seconds: float, faces: list, classes: tuple[str, ...])
             f"{face.confidence:.4f}",
             *(f"{face.scores[e]:.4f}" for e in classes),
             "true" if face.uncertain else "false",
+            tta,
         ]
         for face in faces
     ]

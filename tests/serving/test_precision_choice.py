@@ -112,3 +112,12 @@ def test_real_timing_serves_the_graph_it_measured_faster():
     ms = recognizer.serving_choice["ms_per_face"]
     assert set(ms) == {"fp32", "int8"} and all(value > 0 for value in ms.values())
     assert recognizer.precision == min(ms, key=ms.get)
+
+
+def test_summary_says_what_is_served_here_and_why(fake_timing, capsys):
+    pytest.importorskip("torch")
+    from realtime_fer.cli import main
+
+    assert main(["summary", "--model", MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "served here: fp32 on cpu: faster here (fp32 1.00 ms, int8 2.00 ms a face with 2 views)" in out
