@@ -17,7 +17,7 @@ import argparse
 from collections.abc import Callable
 
 import numpy as np
-from common import median_ms, table, write_results
+from common import describe_machine, median_ms, table, write_results
 from paper_keras import import_tensorflow, in_own_process, paper_model
 
 from realtime_fer.model_folder import INT8_ONNX_FILE, WEIGHTS_FILE, available_models, resolve_model_dir
@@ -113,9 +113,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="timed calls per setting (median)")
     parser.add_argument("--model", action="append", help="shipped model or folder (default: all shipped)")
     args = parser.parse_args()
-    rows = [row for model in args.model or available_models() for row in measure(model, args.runs)]
+    models = args.model or available_models()
+    rows = [row for model in models for row in measure(model, args.runs)]
+    print(describe_machine())
     print(table(rows, ["model", "runtime", "batch", "ms_per_face", "faces_per_s", "vs_onnx_fp32"]))
-    print(f"wrote {write_results('classify_speed', rows, runs=args.runs)}")
+    # what precision="auto" served, measured here, and why
+    served = {model: EmotionRecognizer(model).serving_choice for model in models}
+    for model, choice in served.items():
+        print(f"{model}: served {choice['precision']} on {choice['provider']}: {choice['reason']}")
+    print(f"wrote {write_results('classify_speed', rows, runs=args.runs, served=served)}")
 
 
 if __name__ == "__main__":

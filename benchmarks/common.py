@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_fer.graph_timing import cpu_name
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
 
@@ -26,22 +28,36 @@ def median_ms(function: Callable[[], object], runs: int, warmup: int = 20) -> fl
     return float(np.median(times) * 1000)
 
 
-def machine() -> dict:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def isa_flags() -> dict[str, bool]:
+    """Whether the CPU has each of :data:`ISA_FLAGS` (what int8 and fp32 speed hang on), from
+    ``/proc/cpuinfo`` (empty elsewhere)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+        line = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("flags"))
+    except (OSError, StopIteration):
+        return {}
+    present = set(line.split(":", 1)[1].split())
+    return {flag: flag in present for flag in ISA_FLAGS}
+
+
+def machine() -> dict:
+    """What the numbers were measured on: the CPU's model name (as ``lscpu`` shows it) and ISA flags."""
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
+        "isa": isa_flags(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def describe_machine() -> str:
+    """One line for a benchmark's output: the CPU, its cores and which ISA flags it has."""
+    found = machine()
+    flags = " ".join(f"{flag}{'+' if has else '-'}" for flag, has in found["isa"].items()) or "flags unknown"
+    return f"CPU: {found['cpu']} ({found['cores']} cores; {flags})"
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

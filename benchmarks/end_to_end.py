@@ -23,7 +23,7 @@ import time
 
 import cv2
 import numpy as np
-from common import table, write_results
+from common import describe_machine, table, write_results
 from paper_keras import PAPER_EMOTIONS, import_tensorflow, in_own_process, keras_parity, paper_model
 
 from realtime_fer.demo import compose_frame, demo_faces
@@ -180,6 +180,7 @@ def main() -> None:
                 rows.append(row)
     rows.sort(key=lambda r: r["faces"])  # stable: the paper row leads each layout
     columns = ["pipeline", "faces", "stream", "faces_found", *STAGES, "fps", "vs_paper"]
+    print(describe_machine())
     print(table(rows, columns))
     path = write_results(
         "end_to_end", rows, frames=args.frames, size=[640, 480], jpeg_quality=JPEG_QUALITY, paper_stack=stack

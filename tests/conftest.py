@@ -67,6 +67,16 @@ def real_data_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("real-data-cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory) -> Iterator[Path]:
+    """A cache for what session-scoped fixtures build (a recognizer times its graphs into it), so no
+    test writes the user's cache; each test then gets its own (:func:`isolated_cache`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("session-cache")
+        patch.setenv("REALTIME_FER_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(request, tmp_path_factory, monkeypatch) -> Path:
     """Every test gets its own empty data cache (never the user's); ``realdata`` tests share one."""

@@ -11,7 +11,7 @@ import pytest
 from realtime_fer.cli import main
 from realtime_fer.emotions import FERPLUS_CLASSES
 from realtime_fer.pipeline import FaceEmotionPipeline
-from realtime_fer.report import analyse_video, face_fields, track_fields
+from realtime_fer.report import analyse_video, frame_face_fields, track_fields
 from tests.clips import FPS, crossing_boxes, write_clip
 from tests.serving.conftest import iou
 
@@ -57,7 +57,7 @@ def id_switches(rows: list[dict[str, str]], truth: list) -> tuple[int, dict[str,
 def test_faces_csv_has_container_times_every_class_and_no_id_switch(report, crossing):
     out, _ = report
     rows = read_csv(out / "faces.csv")
-    assert tuple(rows[0]) == face_fields(FERPLUS_CLASSES)
+    assert tuple(rows[0]) == frame_face_fields(FERPLUS_CLASSES)
     assert {int(row["frame"]) for row in rows} == set(range(FRAMES))
     for row in rows:
         assert float(row["time_s"]) == pytest.approx(int(row["frame"]) / FPS, abs=1e-3)

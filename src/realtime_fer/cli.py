@@ -17,6 +17,7 @@ from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
 from realtime_fer.ferplus import LABEL_MODES
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError, check_threshold
+from realtime_fer.onnx_session import DEFAULT_PROVIDER, PROVIDERS, ProviderError
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
 from realtime_fer.sources import SourceError, redact
 from realtime_fer.tta import TTA_MODES, TTA_SHIFT
@@ -57,6 +58,10 @@ def summary(args: argparse.Namespace) -> None:
         print(table(create_model(args.model)))
     else:  # a shipped model or a model folder: the architecture its model.json records
         print(table(model_from_json(resolve_model_dir(args.model) / SPEC_FILE)))
+        from realtime_fer.recognizer import EmotionRecognizer
+
+        choice = EmotionRecognizer(args.model).serving_choice
+        print(f"served here: {choice['precision']} on {choice['provider']}: {choice['reason']}")
 
 
 @command
@@ -99,7 +104,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from realtime_fer.evaluate import format_report, plot_confusion, plot_risk_coverage
     from realtime_fer.recognizer import EmotionRecognizer
 
-    recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision)
+    recognizer = EmotionRecognizer(args.model, tta=args.tta, precision=args.precision, provider=args.provider)
     print(f"loading {args.data} ...", file=sys.stderr, flush=True)  # a first load decodes every image
     faces = data.load(args.data, args.split)
     print(f"classifying {len(faces)} faces ({recognizer.serving}) ...", file=sys.stderr, flush=True)
@@ -145,8 +150,10 @@ def predict(args: argparse.Namespace) -> int:
     from realtime_fer.report import atomic_open, face_values
 
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
-    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-    pipeline = FaceEmotionPipeline(recognizer, args.detector)
+    recognizer = EmotionRecognizer(
+        args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
+    )
+    pipeline = FaceEmotionPipeline(recognizer, args.detector, provider=args.provider)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -227,9 +234,12 @@ def batch(args: argparse.Namespace) -> int:
 
 @command
 def video(args: argparse.Namespace) -> int:
+    from realtime_fer.detector import create_detector
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
+    from realtime_fer.tta import video_tta
     from realtime_fer.video import analyse
+    from realtime_fer.view_budget import ViewBudget
 
     if not (args.out or args.csv or args.report):
         print("realtime-fer video: error: nothing to write: give --report DIR, --csv FILE or --out VIDEO",
@@ -238,8 +248,16 @@ def video(args: argparse.Namespace) -> int:
     if args.report and args.no_tracking:
         print("realtime-fer video: error: --report needs tracking (leave out --no-tracking)", file=sys.stderr)
         return 2
-    recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-    pipeline = FaceEmotionPipeline(recognizer, args.detector, tracking=not args.no_tracking)
+    recognizer = EmotionRecognizer(
+        args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
+    )
+    detector = create_detector(args.detector, video=True, provider=args.provider)
+    # a camera or stream (not a file) with no --tta: live video's views, as many as frames afford
+    budget = None
+    if args.tta is None and (args.input.strip().isdigit() or "://" in args.input):
+        recognizer = recognizer.with_tta(video_tta(recognizer.tta))
+        budget = ViewBudget.seeded(None, recognizer.serving_choice)
+    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking, budget=budget)
     result = analyse(args.input, pipeline, report=args.report, out=args.out, csv=args.csv,
                      max_frames=args.max_frames)
     written = ", ".join(str(path) for path in (args.out, args.csv, args.report) if path)
@@ -259,6 +277,7 @@ def serve(args: argparse.Namespace) -> int:
     # stream's source opens only when someone watches, so a missing camera never stops the app
     app = create_app({
         "MODEL": args.model,
+        "PROVIDER": args.provider,
         "TTA": args.tta,
         "UNCERTAIN_BELOW": args.uncertain_below,
         "DETECTOR": args.detector,
@@ -356,9 +375,9 @@ def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
 
 def video_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
     """The columns of ``video --csv`` (and a report's faces.csv) for a model's ``classes``."""
-    from realtime_fer.report import face_fields
+    from realtime_fer.report import frame_face_fields
 
-    return face_fields(classes)
+    return frame_face_fields(classes)
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -396,6 +415,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def add_provider_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=DEFAULT_PROVIDER,
+        help="ONNX Runtime execution provider: auto (the default: an accelerator where the installed "
+        "ONNX Runtime offers one, else the CPU), cpu, cuda or tensorrt (pip install onnxruntime-gpu), ...",
+    )
 
 
 def add_detector_option(parser: argparse.ArgumentParser) -> None:
@@ -484,9 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="the served graph, fp32 or int8 (default auto: int8 where its quantization report shows no "
-        "real loss)",
+        help="the served graph, fp32 or int8 (default auto: the faster here, int8 only where its "
+        "quantization report shows no real loss)",
     )
+    add_provider_option(p)
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--confusion", help="write the confusion matrix PNG here")
     p.add_argument("--risk-coverage", help="write the risk-coverage curve PNG here (accuracy against the "
@@ -508,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write annotated copies into this folder (same file names)")
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
 
     p = sub.add_parser("video", help="annotate a video (or camera, stream, demo) frame by frame")
@@ -520,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
@@ -542,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
+    add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
@@ -571,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.subcommand](args) or 0
-    except (DataError, ModelError, SourceError, DetectorError, FileNotFoundError) as error:
+    except (DataError, ModelError, SourceError, DetectorError, ProviderError, FileNotFoundError) as error:
         print(f"realtime-fer {args.subcommand}: error: {error}", file=sys.stderr)
         return 2
 

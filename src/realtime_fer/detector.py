@@ -40,12 +40,15 @@ class FaceDetector(Protocol):
         ...
 
 
-def create_detector(name: str = DEFAULT_DETECTOR, video: bool = False) -> FaceDetector:
-    """The detector called ``name`` (one of :data:`DETECTORS`), set up for stills or for ``video``."""
+def create_detector(
+    name: str = DEFAULT_DETECTOR, video: bool = False, provider: str = "auto"
+) -> FaceDetector:
+    """The detector called ``name`` (one of :data:`DETECTORS`), set up for stills or for ``video``;
+    BlazeFace runs on ``provider`` (:mod:`realtime_fer.onnx_session`; the Haar cascades on the CPU)."""
     if name == "blazeface":
         from realtime_fer.detectors.blazeface import BlazeFaceDetector
 
-        return BlazeFaceDetector(min_face=None if video else PHOTO_MIN_FACE)
+        return BlazeFaceDetector(min_face=None if video else PHOTO_MIN_FACE, provider=provider)
     if name in ("haar", "haar-paper"):
         from realtime_fer.detectors.haar import HaarDetector
 

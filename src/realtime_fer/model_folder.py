@@ -10,8 +10,9 @@ after ``realtime-fer quantize`` ``model.int8.onnx`` with ``quantization.json`` (
 How a folder is served: the TTA its ``model.json`` asks for (measured beside the others in its
 ``metrics.json``); its probabilities softened or sharpened by ``serving.temperature`` (calibration;
 absent: 1.0, no change); a face called uncertain when its top probability is below
-``serving.uncertain_below`` (absent or null: never); and with ``precision="auto"`` the int8 graph when
-its report shows it costs at most ``INT8_MAX_LOSS`` accuracy, else ``model.onnx``.
+``serving.uncertain_below`` (absent or null: never); and with ``precision="auto"`` the faster here of
+``model.onnx`` and the int8 graph, the latter only where its report shows it costs at most
+``INT8_MAX_LOSS`` accuracy (:meth:`ModelFolder.graphs` says which are allowed; the recognizer times them).
 """
 
 import json
@@ -33,7 +34,7 @@ QUANTIZATION_FILE = "quantization.json"  # the int8 graph's report: the accuracy
 
 DEFAULT_MODEL = "ferplus"
 MODELS_ENV = "REALTIME_FER_MODELS"
-PRECISIONS = ("auto", "fp32", "int8")  # the graph served; "auto" picks int8 when INT8_MAX_LOSS allows
+PRECISIONS = ("auto", "fp32", "int8")  # the graph served; "auto": the faster of those INT8_MAX_LOSS allows
 INT8_MAX_LOSS = 0.005
 
 
@@ -106,17 +107,21 @@ class ModelFolder:
     def name(self) -> str:
         return self.path.name
 
-    def graph(self, precision: str) -> tuple[Path, str]:
-        """(ONNX file, "fp32" or "int8") to serve at ``precision``, one of :data:`PRECISIONS`."""
+    def graphs(self, precision: str) -> tuple[dict[str, Path], str]:
+        """The ONNX files ``precision`` (one of :data:`PRECISIONS`) allows, by precision, and why:
+        the one asked for, or for ``auto`` fp32 and, where :func:`int8_verdict` allows it, int8."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-        if precision == "auto":
-            precision = "int8" if int8_keeps_accuracy(self.path) else "fp32"
-        graph = self.path / (ONNX_FILE if precision == "fp32" else INT8_ONNX_FILE)
-        if precision == "int8" and not graph.is_file():
-            hint = f"realtime-fer quantize --model {self.path} --data DATA"
-            raise ModelError(f"{graph}: missing; make it with `{hint}`")
-        return graph, precision
+        fp32, int8 = self.path / ONNX_FILE, self.path / INT8_ONNX_FILE
+        if precision == "fp32":
+            return {"fp32": fp32}, "fp32 asked for"
+        if precision == "int8":
+            if not int8.is_file():
+                hint = f"realtime-fer quantize --model {self.path} --data DATA"
+                raise ModelError(f"{int8}: missing; make it with `{hint}`")
+            return {"int8": int8}, "int8 asked for"
+        allowed, why = int8_verdict(self.path)
+        return ({"fp32": fp32, "int8": int8} if allowed else {"fp32": fp32}), why
 
 
 def accuracy_key(split: str, tta: str) -> str:
@@ -203,12 +208,18 @@ def input_size(spec: dict, source: Path) -> int:
     return shape[-1]
 
 
-def int8_keeps_accuracy(model_dir: Path) -> bool:
-    """Whether the folder has an int8 graph whose report shows at most ``INT8_MAX_LOSS`` lost."""
+def int8_verdict(model_dir: Path) -> tuple[bool, str]:
+    """Whether the folder's int8 graph may be served (its report shows at most ``INT8_MAX_LOSS``
+    lost), and why, in words."""
     report = model_dir / QUANTIZATION_FILE
     if not (model_dir / INT8_ONNX_FILE).is_file() or not report.is_file():
-        return False
-    return read_json(report).get("accuracy_change", -1.0) >= -INT8_MAX_LOSS
+        return False, f"no int8 graph ({INT8_ONNX_FILE} with {QUANTIZATION_FILE})"
+    change = read_json(report).get("accuracy_change")
+    if not _is_number(change):
+        return False, f"{QUANTIZATION_FILE} has no accuracy_change"
+    limit = f"-{INT8_MAX_LOSS * 100:.2f}"
+    says = f"int8 changes accuracy by {change * 100:+.2f} points (allowed: down to {limit})"
+    return change >= -INT8_MAX_LOSS, says
 
 
 def read_json(path: Path) -> dict:

@@ -13,8 +13,10 @@ from realtime_fer import draw
 from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, create_detector, to_gray
 from realtime_fer.detectors.boxes import clip_boxes
 from realtime_fer.model_folder import DEFAULT_MODEL
+from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.tracking import Tracker
+from realtime_fer.view_budget import ViewBudget
 
 
 @dataclass
@@ -57,6 +59,12 @@ class FaceEmotionPipeline:
 
     ``uncertain_below`` overrides the model's threshold for :attr:`Face.uncertain` (see
     :class:`~realtime_fer.recognizer.EmotionRecognizer`; 0: never uncertain; None: the model's own).
+    ``provider`` runs what the pipeline builds from names (see :mod:`realtime_fer.onnx_session`:
+    ``auto``, ``cpu``, ``cuda``, ...).
+
+    ``budget`` (live video): a :class:`~realtime_fer.view_budget.ViewBudget` that chooses, frame by
+    frame, how many of the recognizer's views the faces found can afford at the source's frame rate;
+    :attr:`last_tta` says what each frame got. Without one every face gets all the views.
     """
 
     def __init__(
@@ -66,13 +74,19 @@ class FaceEmotionPipeline:
         tracking: bool = False,
         smoothing: float = 0.7,
         uncertain_below: float | None = None,
+        provider: str = DEFAULT_PROVIDER,
+        budget: ViewBudget | None = None,
     ):
         if not isinstance(model, EmotionRecognizer):
-            model = EmotionRecognizer(model)
+            model = EmotionRecognizer(model, provider=provider)
         if uncertain_below is not None:
             model = model.with_uncertain_below(uncertain_below)
         self.recognizer = model
-        self.detector = create_detector(detector, video=tracking) if isinstance(detector, str) else detector
+        if isinstance(detector, str):
+            detector = create_detector(detector, video=tracking, provider=provider)
+        self.detector = detector
+        self.budget = budget
+        self._views = {model.tta: model}  # the recognizer with each view set a budget chose
         self.tracker = Tracker(smoothing) if tracking else None
         self._tracker_lock = threading.Lock()
         self._local = threading.local()
@@ -81,6 +95,11 @@ class FaceEmotionPipeline:
     def last_timings(self) -> dict[str, float]:
         """``detect_ms``, ``classify_ms`` and ``total_ms`` of this thread's last :meth:`process`."""
         return getattr(self._local, "timings", {})
+
+    @property
+    def last_tta(self) -> str:
+        """The view set this thread's last :meth:`process` classified its faces with."""
+        return getattr(self._local, "tta", self.recognizer.tta)
 
     def process(self, frame: np.ndarray) -> list[Face]:
         """The faces in ``frame`` (sorted left to right), all classified in one batched call."""
@@ -91,7 +110,11 @@ class FaceEmotionPipeline:
         squares = fer_framing(boxes, self.detector.framing)
         crops = [crop(gray, square) for square in squares]
         boxes = clip_boxes(squares, gray.shape[1], gray.shape[0])  # what was classified
-        probabilities = self.recognizer.predict_proba(crops)
+        tta = self.recognizer.tta
+        if self.budget is not None:
+            tta = self.budget.choose(len(crops), tta)
+        before = time.perf_counter()
+        probabilities = self._with_views(tta).predict_proba(crops)
         classified = time.perf_counter()
         ids: list[int | None] = [None] * len(boxes)
         if self.tracker is not None:
@@ -104,7 +127,16 @@ class FaceEmotionPipeline:
             "classify_ms": (classified - detected) * 1000,
             "total_ms": (end - start) * 1000,
         }
+        self._local.tta = tta
+        if self.budget is not None:
+            classify_ms = (classified - before) * 1000
+            self.budget.record(len(crops), tta, classify_ms, (end - start) * 1000 - classify_ms)
         return faces
+
+    def _with_views(self, tta: str) -> EmotionRecognizer:
+        if tta not in self._views:  # a race only builds a twin twice
+            self._views[tta] = self.recognizer.with_tta(tta)
+        return self._views[tta]
 
     def annotate(self, frame: np.ndarray, faces: list[Face], bars: bool = False) -> np.ndarray:
         """A copy of ``frame`` with boxes and labels (see :func:`realtime_fer.draw.annotate`)."""

@@ -17,9 +17,17 @@ import numpy as np
 import onnxruntime as ort
 
 from realtime_fer.calibration import apply_temperature
+from realtime_fer.graph_timing import Timed, cpu_name, fastest
 from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder, check_threshold
+from realtime_fer.onnx_session import (
+    DEFAULT_PROVIDER,
+    ProviderError,
+    create_session,
+    resolve_provider,
+    session_provider,
+)
 from realtime_fer.preprocess import to_model_input
-from realtime_fer.tta import TTA_NAMES, check_tta, tta_views
+from realtime_fer.tta import TTA_NAMES, TTA_VIEWS, check_tta, tta_views
 
 __all__ = ["Emotion", "EmotionRecognizer", "ModelError"]  # ModelError: what loading raises
 _CHUNK = 256
@@ -42,8 +50,11 @@ class EmotionRecognizer:
     ``tta`` is one of :data:`tta.TTA_MODES`: the views of each face that are classified (in one batched
     call) and averaged; ``None`` follows the model folder's ``model.json`` (``serving.tta``).
     ``precision="int8"`` serves the folder's quantized graph (``realtime-fer quantize``);
-    ``"auto"`` does so when its report shows it costs at most ``model_folder.INT8_MAX_LOSS`` accuracy,
-    else fp32 (:meth:`ModelFolder.graph`).
+    ``"auto"`` serves the faster here of fp32 and int8 (one face with the recognizer's views, timed
+    once per machine and cached: :mod:`graph_timing`), int8 only where its report shows it costs at
+    most ``model_folder.INT8_MAX_LOSS`` accuracy (:meth:`ModelFolder.graphs`). :attr:`serving_choice`
+    says what was chosen and why. ``provider`` runs the graph (:mod:`onnx_session`; ``auto``: an
+    accelerator where ONNX Runtime offers one).
 
     ``uncertain_below`` flags a face :attr:`Emotion.uncertain` when its top probability is below it:
     fewer faces get a label, and those that do are more often right. ``None`` follows ``model.json``
@@ -58,6 +69,7 @@ class EmotionRecognizer:
         threads: int | None = None,
         precision: str = "auto",
         uncertain_below: float | None = None,
+        provider: str = DEFAULT_PROVIDER,
     ):
         if tta is not None:
             check_tta(tta)
@@ -73,19 +85,26 @@ class EmotionRecognizer:
         self.temperature = self.folder.temperature
         threshold = (self.folder.uncertain_below or 0.0) if uncertain_below is None else uncertain_below
         self.uncertain_below = threshold  # 0.0: no face is ever uncertain
-        graph, self.precision = self.folder.graph(precision)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Idle ORT threads would otherwise spin-wait after each call, on the cores the next frame's
-        # face detection needs: off, one-face frames ran ~10% faster end to end, six-face ones ~30%.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises several unrelated types for a bad file
-            raise ModelError(f"{graph}: cannot be loaded ({_first_line(error)})") from None
+        graphs, why = self.folder.graphs(precision)
+        self.threads = threads
+        self.provider = resolve_provider(provider)
+        if len(graphs) == 1:
+            (self.precision, graph), = graphs.items()
+            self.session, ms = self._open(graph), None
+        else:  # auto, int8 allowed: the faster of the two here
+            timed = self._time(graphs)
+            self.precision, self.session, ms = timed.precision, timed.session, timed.ms
+            graph = graphs[self.precision]
+            measured = _timings(ms, TTA_VIEWS[self.tta]) + (", cached" if timed.cached else "")
+            why = f"faster here ({measured}); {why}"
+        self.serving_choice = {  # what was served and why, for /healthz and reports
+            "precision": self.precision,
+            "provider": session_provider(self.session),
+            "reason": why,
+            "ms_per_face": ms,  # one face with `views` views, where measured
+            "views": TTA_VIEWS[self.tta],
+            "cpu": cpu_name(),
+        }
         self.input_name = self.session.get_inputs()[0].name
         self._check_graph(graph)
 
@@ -148,11 +167,35 @@ class EmotionRecognizer:
             gives = ", ".join(str(o.shape) for o in outputs)
             raise ModelError(f"{graph}: gives {gives} for a face, not {n} probabilities")
 
+    def _open(self, graph: Path) -> ort.InferenceSession:
+        try:
+            return create_session(graph, provider=self.provider, threads=self.threads)
+        except ProviderError:
+            raise
+        except Exception as error:  # onnxruntime raises several unrelated types for a bad file
+            raise ModelError(f"{graph}: cannot be loaded ({_first_line(error)})") from None
+
+    def _time(self, graphs: dict[str, Path]) -> Timed:
+        """The faster of ``graphs`` on a face with this recognizer's views (:func:`graph_timing.fastest`)."""
+        face = to_model_input(np.zeros((1, self.input_size, self.input_size), np.uint8), self.input_size)
+        setting = f"{self.provider}, {self.threads or 'default'} threads, {self.tta}"
+        try:
+            return fastest(graphs, self._open, tta_views(face, self.tta), setting)
+        except (ModelError, ProviderError):
+            raise
+        except Exception as error:  # ONNX Runtime's errors have no common type
+            raise ModelError(f"{self.path}: a graph fails on a test face ({_first_line(error)})") from None
+
     def _run(self, inputs: np.ndarray) -> np.ndarray:
         views = tta_views(inputs, self.tta)
         probabilities = self.session.run(None, {self.input_name: views})[0]
         averaged = probabilities.reshape(-1, len(inputs), probabilities.shape[-1]).mean(0)
         return apply_temperature(averaged, self.temperature)
+
+
+def _timings(ms: dict[str, float], views: int) -> str:
+    each = ", ".join(f"{name} {value:.2f} ms" for name, value in sorted(ms.items(), key=lambda kv: kv[1]))
+    return f"{each} a face with {views} view{'s' if views > 1 else ''}"
 
 
 def _first_line(error: Exception) -> str:

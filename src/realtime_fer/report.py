@@ -60,9 +60,15 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def face_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns of ``faces.csv`` (and ``video --csv``): the face's, a probability per class,
+    """A face's columns: frame, time, track, box, label, confidence, a probability per class,
     ``uncertain``."""
     return (*FACE_FIELDS, *classes, "uncertain")
+
+
+def frame_face_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of a video's ``faces.csv`` (and ``video --csv``): :func:`face_fields`, then ``tta``,
+    the views the frame was classified with (a camera's or stream's: as many as the frame rate left)."""
+    return (*face_fields(classes), "tta")
 
 
 def face_values(face, classes: tuple[str, ...]) -> list:
@@ -85,12 +91,13 @@ class FaceTable:
         self._tmp = temporary_name(self.path)
         self._handle = open(self._tmp, "w", newline="")  # noqa: SIM115 (closed by close())
         self._writer = csv.writer(self._handle)
-        self._writer.writerow(face_fields(classes))
+        self._writer.writerow(frame_face_fields(classes))
 
-    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list) -> None:
+    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "") -> None:
+        """The frame's faces, and ``tta``: the views the frame was classified with."""
         for face in faces:
             track = face.track_id if face.track_id is not None else ""
-            self._writer.writerow([index, f"{time_s:.3f}", track, *face_values(face, self.classes)])
+            self._writer.writerow([index, f"{time_s:.3f}", track, *face_values(face, self.classes), tta])
 
     def close(self, complete: bool = True) -> None:
         """Publish the table (``complete``) or drop it (after an error)."""
@@ -122,9 +129,10 @@ class Report:
         self.tracks: dict[int, _Track] = {}
         self.faces = FaceTable(self.out / "faces.csv", classes)
 
-    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list) -> None:
-        """Frame ``index`` (0, 1, ...; every frame of the video, with faces or not)."""
-        self.faces.add(index, time_s, frame, faces)
+    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "") -> None:
+        """Frame ``index`` (0, 1, ...; every frame of the video, with faces or not), classified with
+        the views ``tta`` names."""
+        self.faces.add(index, time_s, frame, faces, tta)
         self.times.append(time_s)
         for face in faces:
             if face.track_id is None:

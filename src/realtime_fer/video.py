@@ -161,7 +161,7 @@ def analyse(
                     seconds = stamp if stamp is not None else (
                         frames / source.fps if source.fps else time.monotonic() - start)
                     for sink in sinks:
-                        sink.add(frames, seconds, frame, faces)
+                        sink.add(frames, seconds, frame, faces, pipeline.last_tta)
                     if video is not None:
                         video.add(frames, seconds, frame, faces, pipeline.annotate(frame, faces))
                     frames += 1

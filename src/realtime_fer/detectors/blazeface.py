@@ -17,10 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from realtime_fer.detector import DetectorError, check_frame, to_rgb
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
+from realtime_fer.onnx_session import DEFAULT_PROVIDER, ProviderError, create_session
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "face_detection_back.onnx"
 WEIGHTS_SHA256 = "431a1af1ff5b0b14a86fa719a949d88857791af3df8d3d9ab7e1788965d3486d"
@@ -64,6 +64,7 @@ class BlazeFaceDetector:
         max_pixels: int = 2_200_000,  # a 2048x1536 photo searched for 20-px faces: 2.0 MP
         weights: str | os.PathLike = WEIGHTS,
         threads: int | None = 1,
+        provider: str = DEFAULT_PROVIDER,
     ):
         if min_face is not None and min_face < 1:
             raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
@@ -78,14 +79,10 @@ class BlazeFaceDetector:
         self.weights = Path(weights)
         if not self.weights.is_file():
             raise DetectorError(f"{self.weights}: face detector weights not found")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(
-                str(self.weights), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = create_session(self.weights, provider=provider, threads=threads)
+        except ProviderError:
+            raise
         except Exception as error:  # onnxruntime raises several unrelated types for a bad file
             raise DetectorError(f"{self.weights}: cannot be loaded ({error})") from None
         self.input_name = self.session.get_inputs()[0].name

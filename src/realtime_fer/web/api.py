@@ -94,7 +94,9 @@ def healthz():
         model=recognizer.name,
         classes=list(recognizer.classes),
         serving=recognizer.serving,
+        serving_choice=recognizer.serving_choice,  # precision and provider chosen here, and why
         video_serving=shared.video_pipeline.recognizer.serving,  # the stream and the webcam page
+        video_budget=shared.video_pipeline.budget and shared.video_pipeline.budget.state(),  # webcam page
         uncertain_below=recognizer.uncertain_below or None,
         detector=shared.pipeline.detector.name,
     )

@@ -13,6 +13,7 @@ from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source, redact
 from realtime_fer.tta import video_tta
+from realtime_fer.view_budget import ViewBudget
 from realtime_fer.web.broadcast import Broadcast
 from realtime_fer.web.gate import Gate
 
@@ -34,33 +35,41 @@ def build(config: dict) -> Services:
     The stream's source is opened only when someone watches, so a missing camera never stops the
     app: the stream page reports it instead.
     """
+    provider = config["PROVIDER"]
     recognizer = EmotionRecognizer(
-        config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"]
+        config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"], provider=provider
     )
-    # live video gets a cheaper view set than the model's own, unless one was asked for
-    live = recognizer if config["TTA"] else recognizer.with_tta(video_tta(recognizer.tta))
-    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True))
+    # live video gets a cheaper view set than the model's own, unless one was asked for, and fewer
+    # views still in frames with more faces than it can afford (a ViewBudget)
+    budgeted = not config["TTA"]
+    live = recognizer.with_tta(video_tta(recognizer.tta)) if budgeted else recognizer
+    budget = ViewBudget.seeded(None, recognizer.serving_choice) if budgeted else None  # the webcam page
+    detector = create_detector(config["DETECTOR"], video=True, provider=provider)
+    video = FaceEmotionPipeline(live, detector, budget=budget)
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, live, video.detector, public_name(source)),
+        partial(annotated_jpegs, source, live, video.detector, public_name(source), budgeted),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
     )
     gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
-    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"]))  # faces down to 20 px
+    # stills: faces down to 20 px
+    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], provider=provider))
     return Services(stills, video, broadcast, public_name(source), gate)
 
 
 def annotated_jpegs(
-    spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str
+    spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str, budgeted: bool
 ) -> Iterator[bytes]:
-    """Annotated JPEG frames of one pass over the source, with tracking so labels hold steady."""
-    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True)
+    """Annotated JPEG frames of one pass over the source, with tracking so labels hold steady, and
+    (``budgeted``) the views each frame can afford at the source's frame rate."""
     try:
         source = open_source(spec, realtime=True)  # files and the demo play at their own pace
     except SourceError as error:
         raise SourceError(str(error).replace(redact(spec), public_name)) from None
+    budget = ViewBudget.seeded(source.fps, recognizer.serving_choice) if budgeted else None
+    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True, budget=budget)
     with source:
         for frame in source:
             annotated = pipeline.annotate(frame, pipeline.process(frame))
