@@ -19,7 +19,7 @@ from realtime_fer.ferplus import LABEL_MODES
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError, check_threshold
 from realtime_fer.onnx_session import DEFAULT_PROVIDER, PROVIDERS, ProviderError
 from realtime_fer.options import AUGMENTS, OPTIMIZERS, SCHEDULES, SELECTS, TRAIN_PRECISIONS
-from realtime_fer.sources import SourceError, redact
+from realtime_fer.sources import SourceError, open_source, redact, source_kind
 from realtime_fer.tta import TTA_MODES, TTA_SHIFT
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
@@ -149,16 +149,21 @@ def predict(args: argparse.Namespace) -> int:
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.report import atomic_open, face_values
 
+    out = Path(args.out) if args.out else None
+    if out and out.exists() and not out.is_dir():
+        raise SourceError(f"--out {out}: is a file; give a folder for the annotated copies")
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
     # a detector name without tracking: set up for stills (searched for faces down to 20 px)
     recognizer = EmotionRecognizer(
         args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
     )
     pipeline = FaceEmotionPipeline(recognizer, args.detector, provider=args.provider)
-    out = Path(args.out) if args.out else None
     if out:
-        out.mkdir(parents=True, exist_ok=True)
-    if args.csv and not Path(args.csv).resolve().parent.is_dir():
-        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file on the way, no permission, ...
+            raise SourceError(f"--out {out}: cannot create the folder ({error.strerror})") from None
     results, failed, table = [], 0, []
     for name, problem in _image_names(args.images):
         try:
@@ -248,13 +253,17 @@ def video(args: argparse.Namespace) -> int:
     if args.report and args.no_tracking:
         print("realtime-fer video: error: --report needs tracking (leave out --no-tracking)", file=sys.stderr)
         return 2
+    if Path(args.input).is_dir():
+        print(f"realtime-fer video: error: {args.input}: is a folder; `realtime-fer batch` takes folders",
+              file=sys.stderr)
+        return 2
     recognizer = EmotionRecognizer(
         args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
     )
     detector = create_detector(args.detector, video=True, provider=args.provider)
     # a camera or stream (not a file) with no --tta: live video's views, as many as frames afford
     budget = None
-    if args.tta is None and (args.input.strip().isdigit() or "://" in args.input):
+    if args.tta is None and source_kind(args.input) in ("camera", "stream"):
         recognizer = recognizer.with_tta(video_tta(recognizer.tta))
         budget = ViewBudget.seeded(None, recognizer.serving_choice)
     pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking, budget=budget)
@@ -273,8 +282,11 @@ def serve(args: argparse.Namespace) -> int:
     from realtime_fer.web import create_app
     from realtime_fer.web.server import create_server
 
-    # the model loads here, so a missing or corrupt one stops us before the port is bound; the
-    # stream's source opens only when someone watches, so a missing camera never stops the app
+    # a video file is checked now (a camera or stream opens only when someone watches, so a missing
+    # camera never stops the app); the model loads next, so a missing or corrupt one stops us before
+    # the port is bound
+    if source_kind(args.source) == "file":
+        open_source(args.source).close()
     app = create_app({
         "MODEL": args.model,
         "PROVIDER": args.provider,
@@ -349,7 +361,10 @@ def _read_image(name: str):
     path = Path(name)
     if not path.is_file():
         raise ValueError("no such file")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    data = np.fromfile(path, np.uint8)
+    if data.size == 0:
+        raise ValueError("empty file")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("not an image OpenCV can read")
     return image
@@ -359,14 +374,15 @@ def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
     """A face a line: box, emotion, confidence, a column per class and whether it is uncertain."""
     if not faces:
         return f"{name}: no faces found\n"
-    header = f"{'face':>4}  {'box (x, y, w, h)':<22}{'emotion':<10}{'conf':>6}" + "".join(
+    boxes = ["(" + ", ".join(map(str, face.box)) + ")" for face in faces]
+    width = max(len(box) for box in [*boxes, "box (x, y, w, h)"]) + 2  # the widest box sets the column
+    header = f"{'face':>4}  {'box (x, y, w, h)':<{width}}{'emotion':<10}{'conf':>6}" + "".join(
         f"{e:>9}" for e in classes
     ) + f"{'uncertain':>10}"
     lines = [f"{name}: {len(faces)} face{'s' if len(faces) > 1 else ''}", header]
-    for i, face in enumerate(faces, 1):
-        box = "(" + ", ".join(map(str, face.box)) + ")"
+    for i, (face, box) in enumerate(zip(faces, boxes, strict=True), 1):
         lines.append(
-            f"{i:>4}  {box:<22}{face.emotion:<10}{face.confidence:>6.2f}"
+            f"{i:>4}  {box:<{width}}{face.emotion:<10}{face.confidence:>6.2f}"
             + "".join(f"{face.scores[e]:>9.2f}" for e in classes)
             + f"{'yes' if face.uncertain else 'no':>10}"
         )
@@ -408,6 +424,13 @@ def _threshold(text: str) -> float:
         return check_threshold(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}") from None
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -577,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
-    p.add_argument("--port", type=int, default=5000, help="port to listen on (0: any free port)")
+    p.add_argument("--port", type=_port, default=5000, help="port to listen on (0: any free port)")
     p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "
                    f"(default: ${TOKEN_ENV}; /healthz stays open)")
     p.add_argument("--allow-origin", help="one other origin allowed to call the API from a browser (CORS)")
@@ -585,6 +608,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=_positive, default=32,
                    help="uploads that may wait for analysis; beyond: 503 + Retry-After (default 32)")
     return parser
+
+
+def train_extra_hint() -> str:
+    """How to install the train extra: editable from a source checkout, else from PyPI."""
+    if (Path(__file__).resolve().parents[2] / "pyproject.toml").is_file():
+        return 'pip install -e ".[train]"'
+    return "pip install 'realtime-fer[train]'"
 
 
 def missing_train_extra(subcommand: str) -> list[str]:
@@ -600,12 +630,15 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if missing := missing_train_extra(args.subcommand):
         print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
-              f"(no {', '.join(missing)}): pip install 'realtime-fer[train]'", file=sys.stderr)
+              f"(no {', '.join(missing)}): {train_extra_hint()}", file=sys.stderr)
         return 2
     try:
         return COMMANDS[args.subcommand](args) or 0
     except (DataError, ModelError, SourceError, DetectorError, ProviderError, FileNotFoundError) as error:
         print(f"realtime-fer {args.subcommand}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing, and let exit's flush not fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 2
 
 

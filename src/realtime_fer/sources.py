@@ -8,6 +8,7 @@ A source that cannot be opened raises :class:`SourceError`; a camera that disapp
 ends simply ends the iteration.
 """
 
+import os
 import re
 import threading
 import time
@@ -94,22 +95,44 @@ class FrameSource:
         return f"FrameSource({self.name!r}, fps={self.fps})"
 
 
-def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
-    """A :class:`FrameSource` for a camera index (``"0"``), a file path, a URL or ``"demo"``."""
+def source_kind(spec: str | int) -> str:
+    """What ``spec`` names: ``"demo"``, ``"camera"`` (an index), ``"stream"`` (a URL) or ``"file"``."""
     spec = str(spec).strip()
     if spec == DEMO:
-        return FrameSource("demo", demo_frames(DEMO_FPS), DEMO_FPS, realtime=realtime)
+        return "demo"
     if spec.isdigit():
+        return "camera"
+    return "stream" if _URL.match(spec) else "file"
+
+
+def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
+    """A :class:`FrameSource` for a camera index (``"0"``), a file path, a URL or ``"demo"``; a file
+    is opened only if its first frame decodes."""
+    spec = str(spec).strip()
+    kind = source_kind(spec)
+    if kind == "demo":
+        return FrameSource("demo", demo_frames(DEMO_FPS), DEMO_FPS, realtime=realtime)
+    # FFmpeg's own messages ("moov atom not found", ...) would precede our one-line error; a user who
+    # wants them sets OPENCV_FFMPEG_LOGLEVEL (it is read when the first capture opens)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    first = None
+    if kind == "camera":
         capture = cv2.VideoCapture(int(spec))
         what, hint = f"camera {spec}", "is it connected and not used by another program?"
-    elif _URL.match(spec):
+    elif kind == "stream":
         capture = cv2.VideoCapture(spec)
         what, hint = f"stream {redact(spec)}", "is the URL right and the server reachable?"
     else:
+        if Path(spec).is_dir():
+            raise SourceError(f"{spec}: is a folder, not a video file")
         if not Path(spec).is_file():
             raise SourceError(f"video file {spec!r} not found")
         capture = cv2.VideoCapture(spec)
         what, hint = f"video file {spec!r}", "is it a video in a format OpenCV can decode?"
+        if capture.isOpened():  # a file that opens may still hold no frame (a text file named .jpg)
+            ok, first = capture.read()
+            if not ok or first is None:
+                capture.release()
     if not capture.isOpened():
         capture.release()
         raise SourceError(f"cannot open {what}: {hint}")
@@ -129,16 +152,21 @@ def open_source(spec: str | int, realtime: bool = False) -> FrameSource:
 
     return FrameSource(
         redact(spec),
-        _read(capture, lock),
+        _read(capture, lock, first),
         fps if 0 < fps < 1000 else None,  # some backends report 0 or nonsense when unknown
         count if count > 0 else None,
         realtime=realtime,
         release=release,
-        clock=clock if not spec.isdigit() and not _URL.match(spec) else None,
+        clock=clock if kind == "file" else None,
     )
 
 
-def _read(capture: cv2.VideoCapture, lock: threading.Lock) -> Iterator[np.ndarray]:
+def _read(
+    capture: cv2.VideoCapture, lock: threading.Lock, first: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """The capture's frames, after ``first`` (one read already) if given."""
+    if first is not None:
+        yield first
     while True:
         with lock:
             try:
