@@ -135,3 +135,11 @@ def test_python_dash_m_realtime_fer():
     result = subprocess.run([sys.executable, "-m", "realtime_fer", "--version"], capture_output=True,
                             text=True, env=env, timeout=60)
     assert (result.returncode, result.stdout.split()[0]) == (0, "realtime-fer")
+
+
+def test_the_license_is_an_spdx_string_for_pep_639():
+    import tomllib
+
+    pyproject = tomllib.loads((SRC.parent / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"  # a TOML table makes setuptools warn (until 2027)
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]  # the first to read the string
