@@ -1,4 +1,4 @@
-"""The per-video report (``video --report``, :func:`realtime_fer.report.analyse_video`) on a clip of two
+"""The per-video report (``video --report``, :func:`realtime_fer.video.analyse_video`) on a clip of two
 bundled faces that cross, and the annotated video's codec."""
 
 import csv
@@ -11,7 +11,8 @@ import pytest
 from realtime_fer.cli import main
 from realtime_fer.emotions import FERPLUS_CLASSES
 from realtime_fer.pipeline import FaceEmotionPipeline
-from realtime_fer.report import analyse_video, frame_face_fields, track_fields
+from realtime_fer.report import frame_face_fields, track_fields
+from realtime_fer.video import analyse_video
 from tests.clips import FPS, crossing_boxes, write_clip
 from tests.serving.conftest import iou
 

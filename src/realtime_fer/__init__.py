@@ -17,23 +17,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from realtime_fer.detector import FaceDetector, create_detector
     from realtime_fer.emotions import EMOTIONS
+    from realtime_fer.face import Emotion, Face
     from realtime_fer.model_folder import ModelError
-    from realtime_fer.pipeline import Face, FaceEmotionPipeline
-    from realtime_fer.recognizer import Emotion, EmotionRecognizer
-    from realtime_fer.report import analyse_video
+    from realtime_fer.pipeline import FaceEmotionPipeline
+    from realtime_fer.recognizer import EmotionRecognizer
+    from realtime_fer.video import analyse_video
 
     __version__: str
 
 _EXPORTS = {
     "EMOTIONS": "realtime_fer.emotions",
-    "Emotion": "realtime_fer.recognizer",
+    "Emotion": "realtime_fer.face",
     "EmotionRecognizer": "realtime_fer.recognizer",
-    "Face": "realtime_fer.pipeline",
+    "Face": "realtime_fer.face",
     "FaceDetector": "realtime_fer.detector",
     "create_detector": "realtime_fer.detector",
     "FaceEmotionPipeline": "realtime_fer.pipeline",
     "ModelError": "realtime_fer.model_folder",
-    "analyse_video": "realtime_fer.report",
+    "analyse_video": "realtime_fer.video",
 }
 __all__ = [
     "EMOTIONS",

@@ -119,7 +119,7 @@ def run_one(path: str, kind: str | None, out_dir: str, settings: Settings) -> di
 
 
 def _video(path: str, out_dir: str, pipeline) -> dict[str, Any]:
-    from realtime_fer.report import analyse_video
+    from realtime_fer.video import analyse_video
 
     return analyse_video(path, out_dir, pipeline=pipeline)
 

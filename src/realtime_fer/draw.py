@@ -2,13 +2,11 @@
 the recognizer is unsure of gets a grey box labelled "uncertain" instead."""
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:
-    from realtime_fer.pipeline import Face
+from realtime_fer.face import Face
 
 Color = tuple[int, int, int]  # BGR
 
@@ -30,7 +28,7 @@ _BAR_LENGTH = 60
 _SHOWN_WIDTH = 1280  # images larger than this are shown scaled down: draw larger to stay readable
 
 
-def annotate(frame: np.ndarray, faces: Iterable["Face"], bars: bool = False) -> np.ndarray:
+def annotate(frame: np.ndarray, faces: Iterable[Face], bars: bool = False) -> np.ndarray:
     """A BGR copy of ``frame`` with every face drawn; ``bars`` adds each face's probabilities."""
     out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
     for face in faces:
@@ -38,7 +36,7 @@ def annotate(frame: np.ndarray, faces: Iterable["Face"], bars: bool = False) -> 
     return out
 
 
-def draw_face(frame: np.ndarray, face: "Face", bars: bool = False) -> None:
+def draw_face(frame: np.ndarray, face: Face, bars: bool = False) -> None:
     """Draw one face on a BGR frame in place; on frames over 1280 px, everything grows with the frame."""
     x, y, w, h = face.box
     color = face_color(face)
@@ -51,12 +49,12 @@ def draw_face(frame: np.ndarray, face: "Face", bars: bool = False) -> None:
         _bars(frame, face, (x, y, w, h), zoom)
 
 
-def face_color(face: "Face") -> Color:
+def face_color(face: Face) -> Color:
     """The colour of a face's box and label: its emotion's, or grey when it is uncertain."""
     return UNCERTAIN_COLOR if face.uncertain else EMOTION_COLORS.get(face.emotion, (255, 255, 255))
 
 
-def face_label(face: "Face") -> str:
+def face_label(face: Face) -> str:
     """``"happy 87%"``, or ``"uncertain"``."""
     return UNCERTAIN_LABEL if face.uncertain else f"{face.emotion} {face.confidence:.0%}"
 
@@ -76,7 +74,7 @@ def _label(
     )
 
 
-def _bars(frame: np.ndarray, face: "Face", box: tuple[int, int, int, int], zoom: float) -> None:
+def _bars(frame: np.ndarray, face: Face, box: tuple[int, int, int, int], zoom: float) -> None:
     """A small horizontal bar per class beside the face (right if it fits, else left), ``zoom`` times
     larger, in the order of its scores (the model's)."""
     x, y, w, _ = box

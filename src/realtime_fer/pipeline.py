@@ -3,8 +3,6 @@
 import os
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -12,37 +10,12 @@ import numpy as np
 from realtime_fer import draw
 from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, create_detector, to_gray
 from realtime_fer.detectors.boxes import clip_boxes
+from realtime_fer.face import Face  # also realtime_fer.pipeline.Face, as before
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.tracking import Tracker
 from realtime_fer.view_budget import ViewBudget
-
-
-@dataclass
-class Face:
-    """One face in a frame: ``box`` is ``(x, y, w, h)`` in pixels, ``scores`` has all the model's classes
-    (in its order); ``uncertain``: ``confidence`` is below the recognizer's ``uncertain_below``."""
-
-    box: tuple[int, int, int, int]
-    emotion: str
-    confidence: float
-    scores: dict[str, float] = field(repr=False)
-    track_id: int | None = None
-    uncertain: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: box, emotion, confidence, uncertain, scores (and track_id when tracking)."""
-        out: dict[str, Any] = {
-            "box": list(self.box),
-            "emotion": self.emotion,
-            "confidence": round(self.confidence, 4),
-            "uncertain": self.uncertain,
-            "scores": {name: round(p, 4) for name, p in self.scores.items()},
-        }
-        if self.track_id is not None:
-            out["track_id"] = self.track_id
-        return out
 
 
 class FaceEmotionPipeline:

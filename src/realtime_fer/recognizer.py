@@ -10,13 +10,13 @@ threshold is flagged uncertain.
 import copy
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from realtime_fer.calibration import apply_temperature
+from realtime_fer.face import Emotion
 from realtime_fer.graph_timing import Timed, cpu_name, fastest
 from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder, check_threshold
 from realtime_fer.onnx_session import (
@@ -31,17 +31,6 @@ from realtime_fer.tta import TTA_NAMES, TTA_VIEWS, check_tta, tta_views
 
 __all__ = ["Emotion", "EmotionRecognizer", "ModelError"]  # ModelError: what loading raises
 _CHUNK = 256
-
-
-@dataclass(frozen=True)
-class Emotion:
-    """One face's prediction: the winning label, its probability, every class's probability (in the
-    model's order) and whether the winning probability is below the recognizer's threshold."""
-
-    label: str
-    confidence: float
-    scores: dict[str, float]
-    uncertain: bool = False
 
 
 class EmotionRecognizer:

@@ -1,7 +1,7 @@
 """A per-video report: ``faces.csv`` (a row per face and frame), ``tracks.csv`` (a row per tracked
 person), ``summary.json`` and ``timeline.png`` (each track's expression probabilities over time).
 
-    from realtime_fer.report import analyse_video
+    from realtime_fer.video import analyse_video
     summary = analyse_video("talk.mp4", "talk-report")   # the same as `realtime-fer video talk.mp4 --report`
 
 Times come from the container's timestamps. A frame lasts until the next one starts, so a track's
@@ -271,33 +271,3 @@ def _on_grid(times: np.ndarray, frames: list[int], scores: np.ndarray) -> tuple[
     full[frames] = scores
     bins = np.array_split(np.arange(len(times)), min(len(times), TIMELINE_POINTS))
     return np.array([times[b].mean() for b in bins]), np.stack([full[b].mean(axis=0) for b in bins])
-
-
-def analyse_video(
-    path: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    model=None,
-    detector: str | None = None,
-    *,
-    pipeline=None,
-    annotated: str | os.PathLike | None = None,
-    max_frames: int | None = None,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Analyse the video file ``path`` into the report folder ``out_dir``; returns its summary.
-
-    ``model`` and ``detector`` are as for :class:`~realtime_fer.FaceEmotionPipeline` (defaults: the
-    shipped model, BlazeFace); or pass a tracking ``pipeline`` to reuse (it is reset first).
-    ``annotated``: also write the annotated video there (``.mp4`` or ``.avi``).
-    """
-    from realtime_fer.detector import DEFAULT_DETECTOR
-    from realtime_fer.model_folder import DEFAULT_MODEL
-    from realtime_fer.pipeline import FaceEmotionPipeline
-    from realtime_fer.video import analyse
-
-    if pipeline is None:
-        pipeline = FaceEmotionPipeline(model or DEFAULT_MODEL, detector or DEFAULT_DETECTOR, tracking=True)
-    elif pipeline.tracker is None:
-        raise ValueError("a report needs a pipeline with tracking=True")
-    return analyse(str(path), pipeline, report=out_dir, out=annotated, max_frames=max_frames,
-                   progress=progress).summary

@@ -200,3 +200,32 @@ def _summary(spec: str, pipeline, source, frames: int, elapsed: float, interrupt
         "interrupted": interrupted,
         **({"video": video.describe()} if video is not None else {}),
     }
+
+
+def analyse_video(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    model=None,
+    detector: str | None = None,
+    *,
+    pipeline=None,
+    annotated: str | os.PathLike | None = None,
+    max_frames: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Analyse the video file ``path`` into the report folder ``out_dir``; returns its summary.
+
+    ``model`` and ``detector`` are as for :class:`~realtime_fer.FaceEmotionPipeline` (defaults: the
+    shipped model, BlazeFace); or pass a tracking ``pipeline`` to reuse (it is reset first).
+    ``annotated``: also write the annotated video there (``.mp4`` or ``.avi``).
+    """
+    from realtime_fer.detector import DEFAULT_DETECTOR
+    from realtime_fer.model_folder import DEFAULT_MODEL
+    from realtime_fer.pipeline import FaceEmotionPipeline
+
+    if pipeline is None:
+        pipeline = FaceEmotionPipeline(model or DEFAULT_MODEL, detector or DEFAULT_DETECTOR, tracking=True)
+    elif pipeline.tracker is None:
+        raise ValueError("a report needs a pipeline with tracking=True")
+    return analyse(str(path), pipeline, report=out_dir, out=annotated, max_frames=max_frames,
+                   progress=progress).summary
