@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import realtime_fer
+from realtime_fer import serving_defaults
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
 from realtime_fer.ferplus import LABEL_MODES
@@ -287,18 +288,7 @@ def serve(args: argparse.Namespace) -> int:
     # the port is bound
     if source_kind(args.source) == "file":
         open_source(args.source).close()
-    app = create_app({
-        "MODEL": args.model,
-        "PROVIDER": args.provider,
-        "TTA": args.tta,
-        "UNCERTAIN_BELOW": args.uncertain_below,
-        "DETECTOR": args.detector,
-        "SOURCE": args.source,
-        "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
-        "ALLOW_ORIGIN": args.allow_origin,
-        "ANALYSIS_QUEUE": args.queue,
-        "STREAM_MAX_VIEWERS": args.max_viewers,
-    })
+    app = create_app(serve_config(args))
     host = f"[{args.host}]" if ":" in args.host else args.host
     try:
         server = create_server(app, args.host, args.port)
@@ -330,6 +320,22 @@ def serve(args: argparse.Namespace) -> int:
         server.close()
     print("realtime-fer: stopped")
     return 0
+
+
+def serve_config(args: argparse.Namespace) -> dict:
+    """The app's settings (:data:`realtime_fer.web.DEFAULTS`'s keys) from ``serve``'s options."""
+    return {
+        "MODEL": args.model,
+        "PROVIDER": args.provider,
+        "TTA": args.tta,
+        "UNCERTAIN_BELOW": args.uncertain_below,
+        "DETECTOR": args.detector,
+        "SOURCE": args.source,
+        "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
+        "ALLOW_ORIGIN": args.allow_origin,
+        "ANALYSIS_QUEUE": args.queue,
+        "STREAM_MAX_VIEWERS": args.max_viewers,
+    }
 
 
 @contextmanager
@@ -593,7 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_uncertain_option(p)
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
-    p.add_argument("--source", default="demo", help="the /stream source: camera index, video, URL or 'demo'")
+    p.add_argument("--source", default=serving_defaults.SOURCE,
+                   help="the /stream source: camera index, video, URL or 'demo' (default: %(default)s)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
@@ -604,9 +611,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "
                    f"(default: ${TOKEN_ENV}; /healthz stays open)")
     p.add_argument("--allow-origin", help="one other origin allowed to call the API from a browser (CORS)")
-    p.add_argument("--max-viewers", type=_positive, default=8, help="stream viewers at once (default 8)")
-    p.add_argument("--queue", type=_positive, default=32,
-                   help="uploads that may wait for analysis; beyond: 503 + Retry-After (default 32)")
+    p.add_argument("--max-viewers", type=_positive, default=serving_defaults.STREAM_MAX_VIEWERS,
+                   help="stream viewers at once (default %(default)s)")
+    p.add_argument("--queue", type=_positive, default=serving_defaults.ANALYSIS_QUEUE,
+                   help="uploads that may wait for analysis; beyond: 503 + Retry-After (default %(default)s)")
     return parser
 
 

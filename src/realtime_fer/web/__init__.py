@@ -11,29 +11,31 @@ from typing import Any
 
 from flask import Flask
 
+from realtime_fer import serving_defaults
 from realtime_fer.detector import DEFAULT_DETECTOR
 from realtime_fer.model_folder import DEFAULT_MODEL
+from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.web import access, api, errors, pages, services, stream
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
     "DETECTOR": DEFAULT_DETECTOR,  # one of realtime_fer.detector.DETECTORS
-    "PROVIDER": "auto",  # ONNX Runtime's execution provider (realtime_fer.onnx_session.PROVIDERS)
+    "PROVIDER": DEFAULT_PROVIDER,  # ONNX Runtime's execution provider (realtime_fer.onnx_session.PROVIDERS)
     "TTA": None,  # test-time augmentation, one of tta.TTA_MODES; None: the model's own setting
     # a face whose top probability is below this is labelled uncertain; None: the model's own (0: never)
     "UNCERTAIN_BELOW": None,
-    "SOURCE": "demo",  # the server-side stream: camera index, video file, URL or "demo"
+    "SOURCE": serving_defaults.SOURCE,  # the server-side stream: camera index, video file, URL or "demo"
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
     # uploads decoded and analysed at once (a core each, one core left for the stream), how many
     # more may wait, and for how long (beyond either: 503 with Retry-After)
     "ANALYSIS_WORKERS": min(4, max(1, (os.cpu_count() or 1) - 1)),
-    "ANALYSIS_QUEUE": 32,
+    "ANALYSIS_QUEUE": serving_defaults.ANALYSIS_QUEUE,
     "ANALYSIS_WAIT_SECONDS": 10.0,
     "TOKEN": None,  # when set, every route but /healthz and /static needs it (see access.py)
     "ALLOW_ORIGIN": None,  # the one other origin allowed to call the API from a browser (CORS)
     "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left
-    "STREAM_MAX_VIEWERS": 4,  # each viewer holds a server thread for as long as it watches
+    "STREAM_MAX_VIEWERS": serving_defaults.STREAM_MAX_VIEWERS,  # each holds a server thread while it watches
     "STREAM_TIMEOUT_SECONDS": 10.0,  # wait for a first frame (or the next) before giving up
     "STREAM_MAX_BACKLOG": 512 * 2**10,  # bytes waiting for a viewer beyond which frames are skipped
     "STREAM_SEND_TIMEOUT_SECONDS": 10.0,  # a viewer that reads nothing for this long is dropped
