@@ -12,6 +12,12 @@ tests/web/test_slow_clients.py):
   :data:`SPARE_THREADS` for pages and /healthz, which then never queue behind uploads.
 - Memory and disk: request bodies stay in memory up to the upload cap, and responses never spill to
   temporary files (a stream viewer's backlog is bounded far below ``outbuf_overflow``).
+- Connections that will not take what they are sent: waitress closes a connection it was told to
+  close (``will_close``) only once it can write to it, which never happens while the client reads
+  nothing, so a dropped stream viewer kept its socket and its unsent frames for ever. Here a
+  connection told to close, or holding output it has sent none of for
+  :data:`CLOSE_GRACE_SECONDS` after its requests ended, is closed from the event loop without
+  sending the rest.
 """
 
 import json
@@ -29,6 +35,7 @@ HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the 
 SPARE_THREADS = 4  # for pages, /healthz, /api/stream_status and requests refused at once
 CONNECTION_LIMIT = 500  # open connections (each costs a file descriptor, not a thread)
 CHANNEL_TIMEOUT_SECONDS = 30  # an idle keep-alive connection is closed after this long
+CLOSE_GRACE_SECONDS = 2.0  # a connection to close that cannot be written to: closed after this long
 
 
 class JsonErrorTask(ErrorTask):
@@ -45,11 +52,12 @@ class JsonErrorTask(ErrorTask):
 
 
 class Channel(HTTPChannel):
-    """Waitress's connection, closed when a request's headers take over ``HEADER_TIMEOUT_SECONDS``,
-    and answering its own errors in JSON."""
+    """Waitress's connection, closed when a request's headers take over ``HEADER_TIMEOUT_SECONDS``
+    or when it is to close but cannot be written to, and answering its own errors in JSON."""
 
     error_task_class = JsonErrorTask
     request_started = 0.0
+    stuck_since: float | None = None  # when it was first seen to close (or to hold output) unsent
 
     def received(self, data: bytes) -> bool:
         if self.request is None:  # the first bytes of a new request
@@ -65,7 +73,28 @@ class Channel(HTTPChannel):
             and time.time() - self.request_started > HEADER_TIMEOUT_SECONDS
         ):
             self.will_close = True  # the loop closes it on this turn (see HTTPChannel.writable)
+        if self._stuck(time.time()):
+            self.handle_close()  # on the loop's thread: the socket leaves the map, its buffers go
+            return False
         return super().readable()
+
+    def writable(self) -> bool:
+        # the loop asks right after readable(), which may just have closed it: a closed socket in
+        # its select() would end the loop
+        return self.socket is not None and super().writable()
+
+    def _stuck(self, now: float) -> bool:
+        """Whether it has been to close, or finished with output waiting, for ``CLOSE_GRACE_SECONDS``
+        without sending a byte (``last_activity`` moves on every send)."""
+        closing = self.will_close or self.close_when_flushed or (
+            not self.requests and self.total_outbufs_len > 0
+        )
+        if not closing:
+            self.stuck_since = None
+            return False
+        since = max(self.stuck_since or now, self.last_activity)
+        self.stuck_since = since
+        return now - since > CLOSE_GRACE_SECONDS
 
 
 def thread_count(config: dict[str, Any]) -> int:
