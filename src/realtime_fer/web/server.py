@@ -6,7 +6,11 @@ tests/web/test_slow_clients.py):
 - Slow clients (slowloris): waitress reads request headers in its event loop, so a slow sender
   costs a connection, not a thread; but it only closes connections idle for ``channel_timeout``, and
   a client sending a byte every few seconds is never idle. Here a request's headers must arrive
-  within :data:`HEADER_TIMEOUT_SECONDS`, and the connection limit leaves room for hundreds.
+  within :data:`HEADER_TIMEOUT_SECONDS`, and a connection's first byte within
+  :data:`FIRST_BYTE_TIMEOUT_SECONDS` (one that sends nothing at all would otherwise wait out the
+  channel timeout). Silent sockets cannot fill the connection limit either (waitress then stops
+  accepting, and /healthz is unreachable): once fewer than :data:`SPARE_CONNECTIONS` are left,
+  each new connection closes the longest-idle one that runs no request and has nothing to send.
 - Threads: every request that may legitimately wait holds a thread, so there are enough for the
   analyses running and queued (the gate answers 503 beyond those), one per stream viewer, and
   :data:`SPARE_THREADS` for pages and /healthz, which then never queue behind uploads.
@@ -33,7 +37,9 @@ from waitress.task import ErrorTask
 MULTIPART_SLACK = 64 * 2**10  # room for the multipart headers around an upload at the cap
 HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the connection is closed
 SPARE_THREADS = 4  # for pages, /healthz, /api/stream_status and requests refused at once
+FIRST_BYTE_TIMEOUT_SECONDS = 10  # a new connection that sends nothing for this long is closed
 CONNECTION_LIMIT = 500  # open connections (each costs a file descriptor, not a thread)
+SPARE_CONNECTIONS = 16  # below this many left, a new connection closes the longest-idle one
 CHANNEL_TIMEOUT_SECONDS = 30  # an idle keep-alive connection is closed after this long
 CLOSE_GRACE_SECONDS = 2.0  # a connection to close that cannot be written to: closed after this long
 
@@ -57,23 +63,44 @@ class Channel(HTTPChannel):
 
     error_task_class = JsonErrorTask
     request_started = 0.0
+    spoken = False  # whether it has sent a byte yet
     stuck_since: float | None = None  # when it was first seen to close (or to hold output) unsent
 
+    def __init__(self, server, sock, addr, adj, map=None):
+        # on the loop's thread, as the server accepts a connection
+        super().__init__(server, sock, addr, adj, map)
+        if len(self._map) > adj.connection_limit - SPARE_CONNECTIONS:
+            self._close_longest_idle()
+
+    def _close_longest_idle(self) -> None:
+        """Mark the connection idle for longest (no request running, nothing to send) to close."""
+        idle = [
+            channel for channel in self.server.active_channels.values()
+            if channel is not self and not (
+                channel.requests or channel.total_outbufs_len or channel.will_close
+                or channel.close_when_flushed
+            )
+        ]
+        if idle:
+            min(idle, key=lambda channel: channel.last_activity).will_close = True
+
     def received(self, data: bytes) -> bool:
+        self.spoken = self.spoken or bool(data)
         if self.request is None:  # the first bytes of a new request
             self.request_started = time.time()
         return super().received(data)
 
     def readable(self) -> bool:
         # called by the event loop on every turn (at least once a second), for every connection
+        now = time.time()
         request = self.request
         if (
             request is not None
             and not request.headers_finished
-            and time.time() - self.request_started > HEADER_TIMEOUT_SECONDS
-        ):
+            and now - self.request_started > HEADER_TIMEOUT_SECONDS
+        ) or (not self.spoken and now - self.creation_time > FIRST_BYTE_TIMEOUT_SECONDS):
             self.will_close = True  # the loop closes it on this turn (see HTTPChannel.writable)
-        if self._stuck(time.time()):
+        if self._stuck(now):
             self.handle_close()  # on the loop's thread: the socket leaves the map, its buffers go
             return False
         return super().readable()
