@@ -27,17 +27,19 @@ def predict():
     shared = services()
     pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
     try:
-        data = _upload()
-        header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
+        # reading the form and the header is cheap but not free (a form of many parts), so it too
+        # holds a slot: a flood of bad uploads waits its turn with the good ones
         with shared.gate.slot():
             if client_gone():  # it gave up while waiting: do not decode for nobody
                 return json_error(503, "the client went away")
             waited = time.perf_counter()
+            data = _upload()
+            header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
             frame = images.decode_checked(data, header)
             decoded = time.perf_counter()
             faces = pipeline.process(frame)
             timings = pipeline.last_timings
-    except images.ImageError as error:
+    except (images.ImageError, multipart.FormError) as error:
         return json_error(error.status, str(error))
     except Overloaded as error:
         response = json_error(503, f"{error}; try again shortly")

@@ -80,7 +80,7 @@ def header_size(data: bytes) -> Header:
 def check(data: bytes, max_pixels: int) -> Header:
     """The header of an upload that is safe to decode, or :class:`ImageError` saying why not.
 
-    Cheap (no pixel is decoded), so it runs before an upload waits for a decoding slot.
+    Cheap (no pixel is decoded): a refused upload costs its slot for a moment only.
     """
     kind, width, height = header = header_size(data)
     pixels = width * height
