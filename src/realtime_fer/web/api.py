@@ -26,15 +26,19 @@ def predict():
     start = time.perf_counter()
     shared = services()
     pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
+    max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
     try:
-        # reading the form and the header is cheap but not free (a form of many parts), so it too
-        # holds a slot: a flood of bad uploads waits its turn with the good ones
+        # a raw image is refused from its header at once; a form is parsed holding a slot (parsing
+        # is work, bounded but not free), so a flood of forms waits its turn with the good uploads
+        data = _raw_upload()
+        header = None if data is None else images.check(data, max_pixels)
         with shared.gate.slot():
             if client_gone():  # it gave up while waiting: do not decode for nobody
                 return json_error(503, "the client went away")
             waited = time.perf_counter()
-            data = _upload()
-            header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
+            if data is None:
+                data = _form_upload()
+            header = header or images.check(data, max_pixels)
             frame = images.decode_checked(data, header)
             decoded = time.perf_counter()
             faces = pipeline.process(frame)
@@ -59,15 +63,11 @@ def predict():
     )
 
 
-def _upload() -> bytes:
-    """The image bytes of a multipart ``image`` field or of a raw image body."""
+def _raw_upload() -> bytes | None:
+    """The body of a raw image upload, or ``None`` for a multipart form (read by :func:`_form_upload`)."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        boundary = request.mimetype_params.get("boundary", "")
-        upload = multipart.file_part(request.get_data(cache=False), boundary, "image") if boundary else None
-        if upload is None:
-            raise images.ImageError("the form has no 'image' file field")
-        return upload
+        return None
     if mimetype in RAW_TYPES:
         return request.get_data(cache=False)
     raise images.ImageError(
@@ -75,6 +75,15 @@ def _upload() -> bytes:
         "'image' file, or the image itself as image/jpeg, image/png or image/webp",
         415,
     )
+
+
+def _form_upload() -> bytes:
+    """The image bytes of a multipart form's ``image`` field."""
+    boundary = request.mimetype_params.get("boundary", "")
+    upload = multipart.file_part(request.get_data(cache=False), boundary, "image") if boundary else None
+    if upload is None:
+        raise images.ImageError("the form has no 'image' file field")
+    return upload
 
 
 @bp.get("/api/stream_status")
