@@ -13,7 +13,6 @@ bp = Blueprint("api", __name__)
 
 # A raw body must say it is an image; octet-stream is allowed for clients that cannot say which.
 RAW_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
-RETRY_AFTER_SECONDS = 1
 
 
 @bp.post("/api/predict")
@@ -46,9 +45,7 @@ def predict():
     except (images.ImageError, multipart.FormError) as error:
         return json_error(error.status, str(error))
     except Overloaded as error:
-        response = json_error(503, f"{error}; try again shortly")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return json_error(503, f"{error}; try again shortly")  # with Retry-After (errors.register)
     return jsonify(
         faces=[face.to_dict() for face in faces],
         model=pipeline.recognizer.name,
