@@ -47,11 +47,18 @@ def write_clip(path: Path, frames: int, fps: float = 25.0) -> Path:
 @contextmanager
 def serving(app) -> Iterator[str]:
     """The app under the real waitress server on a free port of 127.0.0.1; yields its URL."""
+    with running(app) as server:
+        yield f"http://127.0.0.1:{server.effective_port}"
+
+
+@contextmanager
+def running(app):
+    """The app under the real waitress server on a free port of 127.0.0.1; yields the server."""
     server = create_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield server
     finally:
         # waitress has no stop(): close every socket from its loop's own thread (closing them
         # from here races with its select()), and the loop ends when none is left

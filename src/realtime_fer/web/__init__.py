@@ -6,6 +6,7 @@
 Uploads and webcam frames are analysed in memory and never written anywhere.
 """
 
+import logging
 import os
 from typing import Any
 
@@ -16,6 +17,8 @@ from realtime_fer.detector import DEFAULT_DETECTOR
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.web import access, api, errors, pages, services, stream
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
@@ -51,6 +54,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # a face's scores keep the model's class order, as in `predict --json`
     app.config.update(DEFAULTS)
+    if app.config["DEBUG"]:  # Flask took it from FLASK_DEBUG in the environment
+        log.warning("FLASK_DEBUG is ignored: realtime-fer never serves in debug mode")
+        app.config["DEBUG"] = False
     app.config.update(config or {})
     if app.config["DEBUG"]:
         # the debugger runs arbitrary code for whoever can reach the page

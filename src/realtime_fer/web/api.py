@@ -13,7 +13,6 @@ bp = Blueprint("api", __name__)
 
 # A raw body must say it is an image; octet-stream is allowed for clients that cannot say which.
 RAW_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
-RETRY_AFTER_SECONDS = 1
 
 
 @bp.post("/api/predict")
@@ -26,23 +25,27 @@ def predict():
     start = time.perf_counter()
     shared = services()
     pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
+    max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
     try:
-        data = _upload()
-        header = images.check(data, current_app.config["MAX_IMAGE_PIXELS"])
+        # a raw image is refused from its header at once; a form is parsed holding a slot (parsing
+        # is work, bounded but not free), so a flood of forms waits its turn with the good uploads
+        data = _raw_upload()
+        header = None if data is None else images.check(data, max_pixels)
         with shared.gate.slot():
             if client_gone():  # it gave up while waiting: do not decode for nobody
                 return json_error(503, "the client went away")
             waited = time.perf_counter()
+            if data is None:
+                data = _form_upload()
+            header = header or images.check(data, max_pixels)
             frame = images.decode_checked(data, header)
             decoded = time.perf_counter()
             faces = pipeline.process(frame)
             timings = pipeline.last_timings
-    except images.ImageError as error:
+    except (images.ImageError, multipart.FormError) as error:
         return json_error(error.status, str(error))
     except Overloaded as error:
-        response = json_error(503, f"{error}; try again shortly")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return json_error(503, f"{error}; try again shortly")  # with Retry-After (errors.register)
     return jsonify(
         faces=[face.to_dict() for face in faces],
         model=pipeline.recognizer.name,
@@ -57,15 +60,11 @@ def predict():
     )
 
 
-def _upload() -> bytes:
-    """The image bytes of a multipart ``image`` field or of a raw image body."""
+def _raw_upload() -> bytes | None:
+    """The body of a raw image upload, or ``None`` for a multipart form (read by :func:`_form_upload`)."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        boundary = request.mimetype_params.get("boundary", "")
-        upload = multipart.file_part(request.get_data(cache=False), boundary, "image") if boundary else None
-        if upload is None:
-            raise images.ImageError("the form has no 'image' file field")
-        return upload
+        return None
     if mimetype in RAW_TYPES:
         return request.get_data(cache=False)
     raise images.ImageError(
@@ -73,6 +72,15 @@ def _upload() -> bytes:
         "'image' file, or the image itself as image/jpeg, image/png or image/webp",
         415,
     )
+
+
+def _form_upload() -> bytes:
+    """The image bytes of a multipart form's ``image`` field."""
+    boundary = request.mimetype_params.get("boundary", "")
+    upload = multipart.file_part(request.get_data(cache=False), boundary, "image") if boundary else None
+    if upload is None:
+        raise images.ImageError("the form has no 'image' file field")
+    return upload
 
 
 @bp.get("/api/stream_status")

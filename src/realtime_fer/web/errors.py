@@ -3,6 +3,8 @@
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+RETRY_AFTER_SECONDS = 1  # what every 503 tells a client to wait before it tries again
+
 
 def json_error(status: int, message: str) -> Response:
     response = jsonify(error=message)
@@ -21,7 +23,14 @@ def wants_json() -> bool:
 
 
 def register(app: Flask) -> None:
-    """JSON bodies for HTTP errors under /api/ (HTML elsewhere, as Flask does)."""
+    """JSON bodies for HTTP errors under /api/ (HTML elsewhere, as Flask does), and a Retry-After on
+    every 503."""
+
+    @app.after_request
+    def retry_after(response: Response) -> Response:
+        if response.status_code == 503:
+            response.headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge):
