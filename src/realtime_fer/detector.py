@@ -15,16 +15,16 @@ single image harder (BlazeFace: faces down to 20 px, at several scales).
 
 from typing import Protocol
 
-import cv2
 import numpy as np
+
+from realtime_fer.detectors.frames import DetectorError, check_frame, to_gray, to_rgb
+
+__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "DetectorError", "FaceDetector", "check_frame", "create_detector",
+           "to_gray", "to_rgb"]  # the frame helpers live in detectors.frames; re-exported here
 
 DETECTORS = ("blazeface", "haar", "haar-paper")
 DEFAULT_DETECTOR = "blazeface"
 PHOTO_MIN_FACE = 20  # smallest face side (pixels) a still image is searched for
-
-
-class DetectorError(RuntimeError):
-    """A detector whose files are missing or cannot be loaded; the message names the file."""
 
 
 class FaceDetector(Protocol):
@@ -53,29 +53,3 @@ def create_detector(name: str = DEFAULT_DETECTOR, video: bool = False) -> FaceDe
             return HaarDetector(1.3, 5, min_size=0, max_width=None, name=name)
         return HaarDetector(1.3, 5, min_size=40, max_width=256 if video else 1280)
     raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
-
-
-def check_frame(frame: np.ndarray) -> None:
-    """``ValueError`` unless ``frame`` is a non-empty uint8 grey (H, W) or (H, W, 1|3|4) image."""
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image array, got {getattr(frame, 'dtype', type(frame).__name__)}")
-    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))) or 0 in frame.shape:
-        raise ValueError(f"expected a grey (H, W) or BGR / BGRA (H, W, 3|4) image, got shape {frame.shape}")
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """The 2-D grey version of a grey, BGR or BGRA frame (the frame itself when already grey)."""
-    check_frame(frame)
-    if frame.ndim == 2:
-        return frame
-    if frame.shape[2] == 1:
-        return frame[:, :, 0]
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-
-
-def to_rgb(frame: np.ndarray) -> np.ndarray:
-    """The 3-channel RGB version of a grey, BGR or BGRA frame."""
-    check_frame(frame)
-    if frame.ndim == 2 or frame.shape[2] == 1:
-        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.shape[2] == 3 else cv2.COLOR_BGRA2RGB)

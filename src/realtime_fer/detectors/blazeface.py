@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from realtime_fer.detector import DetectorError, check_frame, to_rgb
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
+from realtime_fer.detectors.frames import DetectorError, check_frame, to_rgb
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "face_detection_back.onnx"
 WEIGHTS_SHA256 = "431a1af1ff5b0b14a86fa719a949d88857791af3df8d3d9ab7e1788965d3486d"
