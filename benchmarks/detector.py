@@ -46,6 +46,7 @@ FACES_WIDER = SHARED_DATA.parent / "faces-wider"
 NO_FACES = SHARED_DATA.parent / "no-faces"
 WIDER_SIZES = (20, 40, 80)  # recall of the faces whose larger side is at least this many pixels
 SETUPS = {  # row name: (detector name, video)
+    "centerface (still, auto)": ("centerface", False),
     "blazeface (video)": ("blazeface", True),
     "blazeface (still)": ("blazeface", False),
     "haar (video, as before)": ("haar", True),

@@ -139,12 +139,14 @@ def quantize(args: argparse.Namespace) -> int:
 def predict(args: argparse.Namespace) -> int:
     import cv2
 
+    from realtime_fer.detector import create_detector
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
 
-    # a detector name without tracking: set up for stills (searched for faces down to 20 px)
+    # set up for stills (searched for faces down to 20 px unless --min-face says otherwise)
     recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-    pipeline = FaceEmotionPipeline(recognizer, args.detector)
+    detector = create_detector(args.detector, False, args.min_face, args.threshold)
+    pipeline = FaceEmotionPipeline(recognizer, detector)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +191,7 @@ def video(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         source = stack.enter_context(open_source(args.input))
         recognizer = EmotionRecognizer(args.model, tta=args.tta, uncertain_below=args.uncertain_below)
-        detector = create_detector(args.detector, video=True)
+        detector = create_detector(args.detector, True, args.min_face, args.threshold)
         pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking)
         total = args.max_frames or source.frame_count
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=source.name))
@@ -235,6 +237,8 @@ def serve(args: argparse.Namespace) -> int:
         "TTA": args.tta,
         "UNCERTAIN_BELOW": args.uncertain_below,
         "DETECTOR": args.detector,
+        "MIN_FACE": args.min_face,
+        "THRESHOLD": args.threshold,
         "SOURCE": args.source,
         "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
         "ALLOW_ORIGIN": args.allow_origin,
@@ -390,6 +394,13 @@ def _threshold(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}") from None
 
 
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -402,8 +413,19 @@ def add_detector_option(parser: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         default=DEFAULT_DETECTOR,
-        help="face detector: blazeface (default), haar (the cascade as this project ran it before) "
-        "or haar-paper (the paper's detectMultiScale(gray, 1.3, 5) on the full frame)",
+        help="face detector: auto (default: centerface for images, blazeface for video), centerface, "
+        "blazeface, haar (the cascade as this project ran it before) or haar-paper (the paper's "
+        "detectMultiScale(gray, 1.3, 5) on the full frame)",
+    )
+    parser.add_argument(
+        "--min-face", type=_positive, metavar="PX",
+        help="smallest face side searched for, in pixels (default: 20 in images; in video about 1/16 of "
+        "the frame): smaller finds smaller faces, slower and with more boxes on non-faces",
+    )
+    parser.add_argument(
+        "--threshold", type=_score, metavar="S",
+        help="score a face box needs, between 0 and 1 (default: 0.4 centerface, 0.6 blazeface): lower "
+        "finds more blurred, turned or covered faces and boxes more things that are not faces",
     )
 
 

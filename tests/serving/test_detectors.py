@@ -98,7 +98,7 @@ def test_concurrent_calls_from_threads_agree_with_serial_ones(any_detector):
 
 
 def test_a_frame_is_checked_once_per_detection(monkeypatch, three_faces):
-    from realtime_fer.detectors import blazeface, frames, haar
+    from realtime_fer.detectors import blazeface, centerface, frames, haar
 
     calls = []
 
@@ -107,7 +107,7 @@ def test_a_frame_is_checked_once_per_detection(monkeypatch, three_faces):
         frames.check_frame(frame)
 
     frame, _ = three_faces
-    for module in (blazeface, haar):
+    for module in (blazeface, centerface, haar):
         monkeypatch.setattr(module, "check_frame", counting)
     for name, video in SETUPS:
         calls.clear()

@@ -38,8 +38,9 @@ def build(config: dict) -> Services:
         config["MODEL"], tta=config["TTA"], uncertain_below=config["UNCERTAIN_BELOW"]
     )
     # live video gets a cheaper view set than the model's own, unless one was asked for
+    tuning = config["MIN_FACE"], config["THRESHOLD"]  # None: the detector's defaults
     live = recognizer if config["TTA"] else recognizer.with_tta(video_tta(recognizer.tta))
-    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], video=True))
+    video = FaceEmotionPipeline(live, create_detector(config["DETECTOR"], True, *tuning))
     source = str(config["SOURCE"])
     broadcast = Broadcast(
         partial(annotated_jpegs, source, live, video.detector, public_name(source)),
@@ -48,7 +49,7 @@ def build(config: dict) -> Services:
         expected=(SourceError,),
     )
     gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
-    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"]))  # faces down to 20 px
+    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], False, *tuning))
     return Services(stills, video, broadcast, public_name(source), gate)
 
 
