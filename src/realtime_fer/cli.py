@@ -565,8 +565,11 @@ def missing_train_extra(subcommand: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = argv
+    if getattr(args, "threshold", None) is not None and args.detector.startswith("haar"):
+        parser.error(f"--threshold: the {args.detector} detector has no score to threshold")
     if missing := missing_train_extra(args.subcommand):
         print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
               f"(no {', '.join(missing)}): pip install 'realtime-fer[train]'", file=sys.stderr)
