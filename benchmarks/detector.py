@@ -3,6 +3,13 @@
 For each detector (BlazeFace, the default, set up for video and for stills; the Haar cascade as the
 project ran it before, 256 px wide for video and 1280 px for stills; the paper's Haar call):
 
+- ``../shared/faces-wider``: the 36 WIDER FACE val photos; a face is found when a detected box
+  overlaps it with IoU >= 0.4. Recall of the faces whose larger side is at least 20, 40 and 80 px
+  (``wider_20`` ...), of the "clear" faces of at least 40 px (occlusion < 2, pose typical, blur < 2
+  in ``wider_attributes.json``: ``wider_clear_40``), and ``wider_unmatched``: boxes overlapping no
+  face (of any size) with IoU >= 0.4.
+- ``../shared/no-faces``: ``nofaces_boxes``, every box in the 37 images without a face;
+  ``nofaces_depicted``, boxes in the two with a depicted face (a statue, the coins' relief heads).
 - ``../shared/faces-dlib``: hand-boxed faces found (IoU >= 0.4 with a detected box) in the nine
   photos of ``training.xml`` and ``testing.xml``, and false positives (boxes matching no face) in
   those and ``dogs.jpg`` (no human face).
@@ -15,10 +22,11 @@ project ran it before, 256 px wide for video and 1280 px for stills; the paper's
   median over ``--rounds`` passes; and ms per 2048x1536 photo: ``bald_guys.jpg`` (24 faces, unscored)
   resized to that size, a selfie-sized upload, the same way.
 
-    python benchmarks/detector.py [--fer-faces 1000] [--split public_test] [--rounds 5]
+    python benchmarks/detector.py [--fer-faces 1000] [--split public_test] [--rounds 5] [--only blazeface]
 """
 
 import argparse
+import json
 import re
 import time
 from pathlib import Path
@@ -34,7 +42,11 @@ from realtime_fer.detectors.boxes import iou_matrix
 from realtime_fer.pipeline import fer_framing
 
 FACES_DLIB = SHARED_DATA.parent / "faces-dlib"
+FACES_WIDER = SHARED_DATA.parent / "faces-wider"
+NO_FACES = SHARED_DATA.parent / "no-faces"
+WIDER_SIZES = (20, 40, 80)  # recall of the faces whose larger side is at least this many pixels
 SETUPS = {  # row name: (detector name, video)
+    "centerface (still, auto)": ("centerface", False),
     "blazeface (video)": ("blazeface", True),
     "blazeface (still)": ("blazeface", False),
     "haar (video, as before)": ("haar", True),
@@ -61,6 +73,49 @@ def score_photos(detector, photos: dict[str, np.ndarray], truth: dict[str, np.nd
         found += int(overlap.any(axis=1).sum())
         false += int((~overlap.any(axis=0)).sum())
     return {"dlib_found": found, "dlib_faces": sum(len(t) for t in truth.values()), "dlib_false": false}
+
+
+def wider_truth(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each photo's valid faces (x, y, w, h) and which of them are clear: occlusion < 2, typical
+    pose, blur < 2 (the faces WIDER marks invalid or leaves without size are dropped)."""
+    truth = {}
+    for name, photo in json.loads((folder / "wider_attributes.json").read_text()).items():
+        faces = [f for f in photo["faces"] if not f["invalid"] and f["w"] > 0 and f["h"] > 0]
+        boxes = np.array([(f["x"], f["y"], f["w"], f["h"]) for f in faces], float).reshape(-1, 4)
+        clear = np.array([f["occlusion"] < 2 and f["pose"] == 0 and f["blur"] < 2 for f in faces], bool)
+        truth[name] = boxes, clear
+    return truth
+
+
+def score_wider(detector, photos: dict[str, np.ndarray], truth: dict) -> dict:
+    """Recall by face size, of the clear faces >= 40 px, and boxes matching no face, IoU >= 0.4."""
+    found, sides, clear, unmatched = [], [], [], 0
+    for name, image in photos.items():
+        faces, is_clear = truth[name]
+        overlap = iou_matrix(faces, detector.detect(image)) >= 0.4
+        found.append(overlap.any(axis=1))
+        sides.append(faces[:, 2:4].max(axis=1))
+        clear.append(is_clear)
+        unmatched += int((~overlap.any(axis=0)).sum())
+    found, sides, clear = np.concatenate(found), np.concatenate(sides), np.concatenate(clear)
+    scores = {f"wider_{size}": round(float(found[sides >= size].mean()), 3) for size in WIDER_SIZES}
+    scores["wider_clear_40"] = round(float(found[(sides >= 40) & clear].mean()), 3)
+    scores["wider_unmatched"] = unmatched
+    return scores
+
+
+def no_faces_images(folder: Path) -> tuple[dict[str, np.ndarray], set[str]]:
+    """The images of ``no-faces`` and the names of those with a depicted face (a box there is arguable)."""
+    metadata = json.loads((folder / "metadata.json").read_text())
+    images = {name: cv2.imread(str(folder / "images" / name)) for name in sorted(metadata)}
+    return images, {name for name, facts in metadata.items() if facts["contains_depicted_face"]}
+
+
+def score_no_faces(detector, images: dict[str, np.ndarray], depicted: set[str]) -> dict:
+    """Boxes in the images without a face, and (apart) in those with a depicted face."""
+    counts = {name: len(detector.detect(image)) for name, image in images.items()}
+    return {"nofaces_boxes": sum(n for name, n in counts.items() if name not in depicted),
+            "nofaces_depicted": sum(n for name, n in counts.items() if name in depicted)}
 
 
 def score_fer_frames(detector, faces: np.ndarray, side: int) -> dict:
@@ -104,6 +159,7 @@ def main() -> None:
     parser.add_argument("--fer-faces", type=int, default=1000, help="first N faces of the split (0: all)")
     parser.add_argument("--side", type=int, default=180, help="FER face size in the frame, pixels")
     parser.add_argument("--rounds", type=int, default=5, help="timing passes over the photos")
+    parser.add_argument("--only", help="just the rows whose name contains this (for development)")
     args = parser.parse_args()
 
     truth = dlib_boxes(FACES_DLIB)
@@ -111,7 +167,11 @@ def main() -> None:
     frames = [cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA) for image in photos.values()]
     fer = data.load(args.data, args.split).images
     fer = fer[: args.fer_faces] if args.fer_faces else fer
-    detectors = {row: create_detector(name, video=video) for row, (name, video) in SETUPS.items()}
+    wider = wider_truth(FACES_WIDER)
+    wider_photos = {name: cv2.imread(str(FACES_WIDER / "images" / name)) for name in wider}
+    no_faces, depicted = no_faces_images(NO_FACES)
+    setups = {row: setup for row, setup in SETUPS.items() if not args.only or args.only in row}
+    detectors = {row: create_detector(name, video=video) for row, (name, video) in setups.items()}
 
     ms = time_frames(detectors, frames, args.rounds)
     group = cv2.imread(str(FACES_DLIB / "bald_guys.jpg"))
@@ -119,14 +179,17 @@ def main() -> None:
     ms_group = time_frames(detectors, [group], args.rounds)
     rows = []
     for row, detector in detectors.items():
-        rows.append({"detector": row, **score_photos(detector, photos, truth),
+        rows.append({"detector": row, **score_wider(detector, wider_photos, wider),
+                     **score_no_faces(detector, no_faces, depicted), **score_photos(detector, photos, truth),
                      **score_fer_frames(detector, fer, args.side), "ms_per_640x480": ms[row],
                      "ms_per_2048x1536": ms_group[row], "faces_in_2048x1536": len(detector.detect(group))})
         print(f"{row}: done", flush=True)
     print(f"CPU: {machine()['cpu']}")
     print(table(rows, list(rows[0])))
-    path = write_results("detector", rows, data=str(FACES_DLIB), fer_split=args.split, fer_faces=len(fer),
-                         side=args.side, rounds=args.rounds, timed_frames=len(frames))
+    path = write_results("detector", rows, data=[str(FACES_WIDER), str(NO_FACES), str(FACES_DLIB)],
+                         wider_faces=int(sum(len(b) for b, _ in wider.values())),
+                         nofaces_images=len(no_faces) - len(depicted), fer_split=args.split,
+                         fer_faces=len(fer), side=args.side, rounds=args.rounds, timed_frames=len(frames))
     print(f"wrote {path}")
 
 

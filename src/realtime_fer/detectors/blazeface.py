@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime_fer.detector import DetectorError, check_frame, to_rgb
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
+from realtime_fer.detectors.frames import DetectorError, check_frame, to_rgb
 from realtime_fer.onnx_session import DEFAULT_PROVIDER, ProviderError, create_session
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "face_detection_back.onnx"
@@ -34,6 +34,9 @@ SCALE_STEP = 3.0  # at most this factor between two scales of a still's search
 # coarser scale scored 0.59 and was lost). The finer passes' large boxes were mostly animal faces
 # (dogs.jpg: a dog's head 176 px at the input scored 0.9).
 FINE_MAX_FACE = 96
+# The coarsest pass sees the frame inside a mid-grey border this wide (input pixels): a face cut by
+# the frame's edge is then a face beside a grey wall, which the network finds (without, it did not)
+EDGE_PAD = 16
 RAW_SCORE_LIMIT = 80.0  # logits are clipped so the sigmoid stays finite in float32
 
 
@@ -110,7 +113,7 @@ class BlazeFaceDetector:
         check_frame(frame)
         height, width = frame.shape[:2]
         found = [
-            self._run(frame, scale, None if i == 0 else FINE_MAX_FACE)
+            self._run(frame, scale, None, EDGE_PAD) if i == 0 else self._run(frame, scale, FINE_MAX_FACE, 0)
             for i, scale in enumerate(self.scales(height, width))
         ]
         boxes, scores, points = (np.concatenate(parts) for parts in zip(*found, strict=True))
@@ -119,23 +122,24 @@ class BlazeFaceDetector:
         return boxes[keep], scores[keep], points[keep].reshape(-1, 6, 2)
 
     def _run(
-        self, frame: np.ndarray, scale: float, max_face: float | None
+        self, frame: np.ndarray, scale: float, max_face: float | None, pad: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detections above the score threshold (and below ``max_face`` input pixels) at one scale,
-        in frame pixels."""
+        the resized frame ``pad`` pixels inside a mid-grey border, in frame pixels."""
         height, width = frame.shape[:2]
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         rgb = to_rgb(cv2.resize(frame, size, interpolation=interpolation))  # shrink first: less to convert
-        padded_h, padded_w = (math.ceil(side / MULTIPLE) * MULTIPLE for side in rgb.shape[:2])
+        padded_h, padded_w = (math.ceil((side + 2 * pad) / MULTIPLE) * MULTIPLE for side in rgb.shape[:2])
         tensor = np.zeros((1, 3, padded_h, padded_w), np.float32)  # 0 is mid-grey in [-1, 1]
-        tensor[0, :, : rgb.shape[0], : rgb.shape[1]] = rgb.transpose(2, 0, 1) * (2 / 255) - 1
+        inside = (0, slice(None), slice(pad, pad + rgb.shape[0]), slice(pad, pad + rgb.shape[1]))
+        tensor[inside] = rgb.transpose(2, 0, 1) * (2 / 255) - 1
         raw, logits = self.session.run(None, {self.input_name: tensor})
         logits = np.clip(logits[0, :, 0], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
         scores = 1 / (1 + np.exp(-logits))
         keep = scores > self.score_threshold
         raw, scores = raw[0, keep], scores[keep]
-        centres = _anchors(padded_h, padded_w)[keep]
+        centres = _anchors(padded_h, padded_w)[keep] - pad
         boxes = np.concatenate([centres + raw[:, 0:2] - raw[:, 2:4] / 2, raw[:, 2:4]], axis=1)
         points = raw[:, 4:16].reshape(-1, 6, 2) + centres[:, None, :]
         factor = np.array([width / size[0], height / size[1]])  # input pixels to frame pixels

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime_fer.detector import DetectorError, to_gray
 from realtime_fer.detectors.boxes import to_pixels
+from realtime_fer.detectors.frames import DetectorError, check_frame, to_gray
 
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -59,6 +59,7 @@ class HaarDetector:
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """int32 (N, 4) boxes ``[x, y, w, h]`` inside the frame, sorted left to right."""
+        check_frame(frame)
         gray = to_gray(frame)
         height, width = gray.shape
         scale = min(1.0, self.max_width / width) if self.max_width else 1.0

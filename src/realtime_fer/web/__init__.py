@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": DEFAULT_MODEL,  # a shipped model's name or a model folder
     "DETECTOR": DEFAULT_DETECTOR,  # one of realtime_fer.detector.DETECTORS
     "PROVIDER": DEFAULT_PROVIDER,  # ONNX Runtime's execution provider (realtime_fer.onnx_session.PROVIDERS)
+    "MIN_FACE": None,  # smallest face side searched for (pixels); None: the detector's default
+    "THRESHOLD": None,  # score a face box needs; None: the detector's default
     "TTA": None,  # test-time augmentation, one of tta.TTA_MODES; None: the model's own setting
     # a face whose top probability is below this is labelled uncertain; None: the model's own (0: never)
     "UNCERTAIN_BELOW": None,

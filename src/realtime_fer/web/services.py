@@ -44,7 +44,8 @@ def build(config: dict) -> Services:
     budgeted = not config["TTA"]
     live = recognizer.with_tta(video_tta(recognizer.tta)) if budgeted else recognizer
     budget = ViewBudget.seeded(None, recognizer.serving_choice) if budgeted else None  # the webcam page
-    detector = create_detector(config["DETECTOR"], video=True, provider=provider)
+    tuning = config["MIN_FACE"], config["THRESHOLD"]  # None: the detector's defaults
+    detector = create_detector(config["DETECTOR"], True, *tuning, provider=provider)
     video = FaceEmotionPipeline(live, detector, budget=budget)
     source = str(config["SOURCE"])
     broadcast = Broadcast(
@@ -54,8 +55,10 @@ def build(config: dict) -> Services:
         expected=(SourceError,),
     )
     gate = Gate(config["ANALYSIS_WORKERS"], config["ANALYSIS_QUEUE"], config["ANALYSIS_WAIT_SECONDS"])
-    # stills: faces down to 20 px
-    stills = FaceEmotionPipeline(recognizer, create_detector(config["DETECTOR"], provider=provider))
+    # stills: faces down to 20 px unless MIN_FACE says otherwise
+    stills = FaceEmotionPipeline(
+        recognizer, create_detector(config["DETECTOR"], False, *tuning, provider=provider)
+    )
     return Services(stills, video, broadcast, public_name(source), gate)
 
 
