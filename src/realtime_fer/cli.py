@@ -151,22 +151,17 @@ def predict(args: argparse.Namespace) -> int:
     from realtime_fer.recognizer import EmotionRecognizer
     from realtime_fer.report import atomic_open, face_values
 
+    out = Path(args.out) if args.out else None
+    if out and out.exists() and not out.is_dir():
+        raise SourceError(f"--out {out}: is a file; give a folder for the annotated copies")
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
     # set up for stills (searched for faces down to 20 px unless --min-face says otherwise)
     recognizer = EmotionRecognizer(
         args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
     )
     detector = create_detector(args.detector, False, args.min_face, args.threshold, provider=args.provider)
     pipeline = FaceEmotionPipeline(recognizer, detector)
-    out = Path(args.out) if args.out else None
-    if out and out.exists() and not out.is_dir():
-        raise SourceError(f"--out {out}: is a file; give a folder for the annotated copies")
-    if args.csv and not Path(args.csv).resolve().parent.is_dir():
-        raise SourceError(f"cannot write {args.csv}: its folder does not exist")
-    # a detector name without tracking: set up for stills (searched for faces down to 20 px)
-    recognizer = EmotionRecognizer(
-        args.model, tta=args.tta, uncertain_below=args.uncertain_below, provider=args.provider
-    )
-    pipeline = FaceEmotionPipeline(recognizer, args.detector, provider=args.provider)
     if out:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -445,6 +440,7 @@ def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be 0 to 65535, not {value}")
+    return value
 
 
 def _score(text: str) -> float:
