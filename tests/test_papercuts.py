@@ -1,5 +1,6 @@
 """Bad input to ``realtime-fer`` gives one line on stderr and exit 2, never a traceback."""
 
+import json
 import os
 import subprocess
 import sys
@@ -143,3 +144,10 @@ def test_the_license_is_an_spdx_string_for_pep_639():
     pyproject = tomllib.loads((SRC.parent / "pyproject.toml").read_text())
     assert pyproject["project"]["license"] == "MIT"  # a TOML table makes setuptools warn (until 2027)
     assert "setuptools>=77" in pyproject["build-system"]["requires"]  # the first to read the string
+
+
+def test_predict_demo_classifies_the_bundled_frame_and_writes_demo_jpg(tmp_path, capsys):
+    assert main(["predict", "demo", "--out", str(tmp_path / "annotated"), "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["image"] == "demo" and len(result["faces"]) == 6
+    assert cv2.imread(str(tmp_path / "annotated" / "demo.jpg")).shape == (480, 640, 3)

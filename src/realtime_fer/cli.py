@@ -183,7 +183,7 @@ def predict(args: argparse.Namespace) -> int:
         table += [[name, n, *face_values(face, recognizer.classes)] for n, face in enumerate(faces, 1)]
         if not args.json:
             print(_face_table(name, faces, recognizer.classes))
-        target = out / Path(name).name if out else None
+        target = out / _output_name(name) if out else None
         if target and not cv2.imwrite(str(target), pipeline.annotate(image, faces)):
             print(f"realtime-fer predict: error: cannot write {target}", file=sys.stderr)
             failed += 1
@@ -203,6 +203,9 @@ def predict_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
     from realtime_fer.report import face_fields
 
     return ("image", "face", *face_fields(classes)[3:])
+
+
+DEMO_IMAGE = "demo"  # predict's name for the bundled frame
 
 
 def _image_names(specs: list[str]) -> Iterator[tuple[str, str | None]]:
@@ -364,11 +367,16 @@ def _stream_ends_first(broadcast) -> Iterator[None]:
 
 
 def _read_image(name: str):
-    """A BGR image; ``ValueError`` saying why when it cannot be read."""
+    """A BGR image; ``ValueError`` saying why when it cannot be read. ``demo`` (where no such file
+    exists) is the bundled frame of six faces (:func:`realtime_fer.demo.demo_image`)."""
     import cv2
     import numpy as np
 
     path = Path(name)
+    if name == DEMO_IMAGE and not path.exists():
+        from realtime_fer.demo import demo_image
+
+        return demo_image()
     if not path.is_file():
         raise ValueError("no such file")
     data = np.fromfile(path, np.uint8)
@@ -378,6 +386,11 @@ def _read_image(name: str):
     if image is None:
         raise ValueError("not an image OpenCV can read")
     return image
+
+
+def _output_name(name: str) -> str:
+    """The file name of an image's annotated copy: its own (``demo``'s: ``demo.jpg``)."""
+    return f"{DEMO_IMAGE}.jpg" if name == DEMO_IMAGE and not Path(name).exists() else Path(name).name
 
 
 def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:
@@ -581,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="label the faces in images (a table, or JSON)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads), "
-                   "folders (searched recursively) or globs")
+                   "folders (searched recursively), globs, or 'demo' (a bundled frame of six faces)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per image")
     p.add_argument("--csv", help="write a row per face here: image, face, box, label, confidence, a "
