@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
-from realtime_fer.detectors.frames import DetectorError, check_frame, to_rgb
-from realtime_fer.onnx_session import DEFAULT_PROVIDER, ProviderError, create_session
+from realtime_fer.detectors.frames import check_frame, to_rgb
+from realtime_fer.detectors.network import load_network
+from realtime_fer.onnx_session import DEFAULT_PROVIDER
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "centerface.onnx"
 WEIGHTS_SHA256 = "a55914d0f3472fa07baa66f09b4056301e5f771ffa6717faf2322707965fefc1"
@@ -61,14 +62,7 @@ class CenterFaceDetector:
         self.iou_threshold = iou_threshold
         self.max_pixels = max_pixels
         self.weights = Path(weights)
-        if not self.weights.is_file():
-            raise DetectorError(f"{self.weights}: face detector weights not found")
-        try:
-            self.session = create_session(self.weights, provider=provider, threads=threads)
-        except ProviderError:
-            raise
-        except Exception as error:  # onnxruntime raises several unrelated types for a bad file
-            raise DetectorError(f"{self.weights}: cannot be loaded ({error})") from None
+        self.session = load_network(self.weights, provider, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def scale(self, height: int, width: int) -> float:
