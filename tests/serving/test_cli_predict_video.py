@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main, video_csv_fields
-from realtime_fer.demo import compose_frame, demo_faces, demo_scene
+from realtime_fer.demo import compose_frame, demo_faces
 from realtime_fer.emotions import EMOTIONS, FERPLUS_CLASSES
 from realtime_fer.recognizer import EmotionRecognizer
+from tests.clips import write_demo_clip
 
 
 @pytest.fixture
@@ -23,12 +24,7 @@ def photo(tmp_path, three_faces):
 @pytest.fixture
 def clip(tmp_path):
     """Ten demo frames as an .avi (three faces drifting)."""
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
-    for index in range(10):
-        writer.write(demo_scene(index, fps=10.0)[0])
-    writer.release()
-    return path
+    return write_demo_clip(tmp_path / "clip.avi", 10)
 
 
 def test_predict_prints_a_table(photo, capsys):

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main
-from realtime_fer.demo import compose_frame, demo_faces, demo_scene
+from realtime_fer.demo import compose_frame, demo_faces
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.view_budget import HEADROOM, ViewBudget
+from tests.clips import write_demo_clip
 
 
 def fixed(budget: ViewBudget) -> ViewBudget:
@@ -82,11 +83,7 @@ def test_a_budgeted_pipeline_learns_real_costs(recognizer, detector, three_faces
 
 
 def test_a_recorded_file_keeps_every_view(tmp_path):
-    clip = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
-    for index in range(3):
-        writer.write(demo_scene(index, fps=10.0)[0])
-    writer.release()
+    clip = write_demo_clip(tmp_path / "clip.avi", 3)
     table = tmp_path / "faces.csv"
     assert main(["video", str(clip), "--csv", str(table), "--model", "accurate"]) == 0
     rows = list(csv.DictReader(table.open()))
