@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_fer.graph_timing import cpu_name
+from realtime_fer.cpu import cpu_model, speed_flags
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
@@ -28,25 +28,11 @@ def median_ms(function: Callable[[], object], runs: int, warmup: int = 20) -> fl
     return float(np.median(times) * 1000)
 
 
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-
-
-def isa_flags() -> dict[str, bool]:
-    """Whether the CPU has each of :data:`ISA_FLAGS` (what int8 and fp32 speed hang on), from
-    ``/proc/cpuinfo`` (empty elsewhere)."""
-    try:
-        line = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("flags"))
-    except (OSError, StopIteration):
-        return {}
-    present = set(line.split(":", 1)[1].split())
-    return {flag: flag in present for flag in ISA_FLAGS}
-
-
 def machine() -> dict:
     """What the numbers were measured on: the CPU's model name (as ``lscpu`` shows it) and ISA flags."""
     return {
-        "cpu": cpu_name(),
-        "isa": isa_flags(),
+        "cpu": cpu_model(),
+        "isa": speed_flags(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

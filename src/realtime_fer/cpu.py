@@ -5,7 +5,7 @@ import platform
 from functools import lru_cache
 from pathlib import Path
 
-SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 
 
 @lru_cache(maxsize=1)
@@ -27,10 +27,13 @@ def cpu_model() -> str:
     return _cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
-def speed_flags() -> list[str]:
-    """Which of :data:`SPEED_FLAGS` the CPU has."""
-    flags = set(_cpuinfo().get("flags", "").split())
-    return [flag for flag in SPEED_FLAGS if flag in flags]
+def speed_flags() -> dict[str, bool]:
+    """Whether the CPU has each of :data:`SPEED_FLAGS` (what int8, fp32 and bf16 speed hang on); empty
+    where the flags cannot be read."""
+    if "flags" not in _cpuinfo():
+        return {}
+    flags = set(_cpuinfo()["flags"].split())
+    return {flag: flag in flags for flag in SPEED_FLAGS}
 
 
 def has_native_bf16() -> bool:

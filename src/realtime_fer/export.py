@@ -92,7 +92,7 @@ def provenance() -> dict:
     return {
         "machine": {
             "cpu": cpu_model(),
-            "cpu_flags": speed_flags(),
+            "cpu_flags": [flag for flag, has in speed_flags().items() if has],
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
         },

@@ -10,7 +10,6 @@ again.
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from realtime_fer.cpu import cpu_model
 from realtime_fer.data import cache_dir
 
 CACHE_FILE = "serving.json"
@@ -37,17 +37,6 @@ class Timed:
     session: ort.InferenceSession
     ms: dict[str, float]
     cached: bool
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; elsewhere ``platform.processor()``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_sessions(sessions: dict[str, ort.InferenceSession], batch: np.ndarray) -> dict[str, float]:
@@ -85,14 +74,14 @@ def fastest(
     sessions = {name: open_session(path) for name, path in graphs.items()}
     ms = time_sessions(sessions, batch)
     precision = min(ms, key=ms.get)
-    write_cache(key, {"precision": precision, "ms": ms, "cpu": cpu_name(), "setting": setting,
+    write_cache(key, {"precision": precision, "ms": ms, "cpu": cpu_model(), "setting": setting,
                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return Timed(precision, sessions[precision], ms, False)
 
 
 def cache_key(graphs: dict[str, Path], setting: str, shape: tuple[int, ...]) -> str:
     files = {name: _file_sha256(path) for name, path in sorted(graphs.items())}
-    text = json.dumps([cpu_name(), setting, list(shape), files])
+    text = json.dumps([cpu_model(), setting, list(shape), files])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import onnxruntime as ort
 
 from realtime_fer.calibration import apply_temperature
+from realtime_fer.cpu import cpu_model
 from realtime_fer.face import Emotion
-from realtime_fer.graph_timing import Timed, cpu_name, fastest
+from realtime_fer.graph_timing import Timed, fastest
 from realtime_fer.model_folder import DEFAULT_MODEL, ModelError, ModelFolder, check_threshold
 from realtime_fer.onnx_session import (
     DEFAULT_PROVIDER,
@@ -92,7 +93,7 @@ class EmotionRecognizer:
             "reason": why,
             "ms_per_face": ms,  # one face with `views` views, where measured
             "views": TTA_VIEWS[self.tta],
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
         }
         self.input_name = self.session.get_inputs()[0].name
         self._check_graph(graph)

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from realtime_fer import graph_timing
+from realtime_fer.cpu import cpu_model
 from realtime_fer.data import cache_dir
 from realtime_fer.model_folder import (
     INT8_ONNX_FILE,
@@ -56,7 +57,7 @@ def test_the_faster_graph_is_served_when_it_is_fp32(fake_timing):
     assert choice["ms_per_face"] == {"fp32": 1.0, "int8": 2.0}
     assert choice["reason"].startswith("faster here (fp32 1.00 ms, int8 2.00 ms a face with 2 views)")
     assert "int8 changes accuracy by -0.03 points" in choice["reason"]
-    assert choice["provider"] == "cpu" and choice["cpu"] == graph_timing.cpu_name()
+    assert choice["provider"] == "cpu" and choice["cpu"] == cpu_model()
     fake_timing.ms = {"fp32": 2.0, "int8": 1.0}
     assert EmotionRecognizer(MODEL, tta="none").precision == "int8"  # another setting: timed anew
 
@@ -69,7 +70,7 @@ def test_the_choice_is_cached_and_reused(fake_timing):
     assert "cached" in again.serving_choice["reason"]
     stored = json.loads((cache_dir() / graph_timing.CACHE_FILE).read_text())
     [entry] = stored["choices"].values()
-    assert entry["precision"] == "fp32" and entry["cpu"] == graph_timing.cpu_name()
+    assert entry["precision"] == "fp32" and entry["cpu"] == cpu_model()
 
 
 def test_a_changed_graph_file_is_timed_again(fake_timing, folder):
