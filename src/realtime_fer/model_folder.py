@@ -13,6 +13,7 @@ absent: 1.0, no change); a face called uncertain when its top probability is bel
 ``serving.uncertain_below`` (absent or null: never); and with ``precision="auto"`` the faster here of
 ``model.onnx`` and the int8 graph, the latter only where its report shows it costs at most
 ``INT8_MAX_LOSS`` accuracy (:meth:`ModelFolder.graphs` says which are allowed; the recognizer times them).
+A folder may hold the int8 graph alone, as a wheel install does: then that graph is served.
 """
 
 import json
@@ -52,20 +53,26 @@ def model_roots() -> list[Path]:
     return list(dict.fromkeys(roots))
 
 
+def has_graph(folder: Path) -> bool:
+    """Whether ``folder`` holds a graph to serve: ``model.onnx`` or, as in a wheel install, which
+    carries only the int8 graph of a model whose int8 is allowed, ``model.int8.onnx``."""
+    return (folder / ONNX_FILE).is_file() or (folder / INT8_ONNX_FILE).is_file()
+
+
 def available_models() -> list[str]:
     """The names of the model folders under :func:`model_roots`."""
-    return sorted({p.parent.name for root in model_roots() for p in root.glob(f"*/{ONNX_FILE}")})
+    return sorted({p.name for root in model_roots() if root.is_dir() for p in root.iterdir() if has_graph(p)})
 
 
 def resolve_model_dir(model: str | os.PathLike) -> Path:
     """A model folder from a folder path or a shipped model's name.
 
-    A folder that holds ``model.onnx`` wins; a shipped model comes next, so a stray folder that
+    A folder that holds a graph (:func:`has_graph`) wins; a shipped model comes next, so a stray folder that
     happens to share its name (``./paper`` with notes in it, say) does not shadow it.
     """
     path = Path(model)
     for folder in [path, *(root / str(model) for root in model_roots())]:
-        if (folder / ONNX_FILE).is_file():
+        if has_graph(folder):
             return folder
     if path.is_dir():
         return path  # not a model folder: loading it names the missing file
@@ -114,6 +121,9 @@ class ModelFolder:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         fp32, int8 = self.path / ONNX_FILE, self.path / INT8_ONNX_FILE
         if precision == "fp32":
+            if not fp32.is_file():
+                raise ModelError(f"{fp32}: missing (a wheel install carries only the int8 graph; "
+                                 "the float one is in the source tree's models/)")
             return {"fp32": fp32}, "fp32 asked for"
         if precision == "int8":
             if not int8.is_file():
@@ -121,6 +131,10 @@ class ModelFolder:
                 raise ModelError(f"{int8}: missing; make it with `{hint}`")
             return {"int8": int8}, "int8 asked for"
         allowed, why = int8_verdict(self.path)
+        if not fp32.is_file():
+            if not allowed:
+                raise ModelError(f"{fp32}: missing, and the int8 graph may not be served: {why}")
+            return {"int8": int8}, f"{why}; the only graph here"
         return ({"fp32": fp32, "int8": int8} if allowed else {"fp32": fp32}), why
 
 

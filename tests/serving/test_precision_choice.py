@@ -14,6 +14,7 @@ from realtime_fer.model_folder import (
     ONNX_FILE,
     QUANTIZATION_FILE,
     SPEC_FILE,
+    ModelError,
     resolve_model_dir,
 )
 from realtime_fer.recognizer import EmotionRecognizer
@@ -100,6 +101,20 @@ def test_int8_is_never_timed_where_its_report_shows_a_loss(fake_timing, folder):
     )
     (folder / INT8_ONNX_FILE).unlink()
     assert "no int8 graph" in EmotionRecognizer(folder).serving_choice["reason"]
+
+
+def test_a_folder_with_only_the_int8_graph_serves_it_as_a_wheel_install_does(fake_timing, folder):
+    (folder / ONNX_FILE).unlink()
+    assert resolve_model_dir(folder) == folder
+    recognizer = EmotionRecognizer(folder)
+    assert recognizer.precision == "int8" and fake_timing.calls == 0
+    assert recognizer.serving_choice["reason"].endswith("; the only graph here")
+    with pytest.raises(ModelError, match=r"model\.onnx: missing \(a wheel install carries only the int8"):
+        EmotionRecognizer(folder, precision="fp32")
+    report = json.loads((folder / QUANTIZATION_FILE).read_text())
+    (folder / QUANTIZATION_FILE).write_text(json.dumps({**report, "accuracy_change": -0.02}))
+    with pytest.raises(ModelError, match="missing, and the int8 graph may not be served: int8 changes"):
+        EmotionRecognizer(folder)
 
 
 def test_asked_for_precisions_are_not_timed(fake_timing):
