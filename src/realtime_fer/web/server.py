@@ -16,6 +16,9 @@ tests/web/test_slow_clients.py):
   :data:`SPARE_THREADS` for pages and /healthz, which then never queue behind uploads.
 - Memory and disk: request bodies stay in memory up to the upload cap, and responses never spill to
   temporary files (a stream viewer's backlog is bounded far below ``outbuf_overflow``).
+- Memory after bursts: glibc gives every thread that contends for the heap an arena of its own
+  (up to 8 per core) and rarely returns their pages, so a burst over the request threads left
+  hundreds of MB held; the server limits them to :data:`MALLOC_ARENAS` before its threads start.
 - Connections that will not take what they are sent: waitress closes a connection it was told to
   close (``will_close``) only once it can write to it, which never happens while the client reads
   nothing, so a dropped stream viewer kept its socket and its unsent frames for ever. Here a
@@ -24,7 +27,10 @@ tests/web/test_slow_clients.py):
   sending the rest.
 """
 
+import ctypes
+import ctypes.util
 import json
+import logging
 import time
 from typing import Any
 
@@ -34,6 +40,10 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
+log = logging.getLogger(__name__)
+
+MALLOC_ARENAS = 2  # glibc's heaps shared by all threads (its default: 8 per core)
+_M_ARENA_MAX = -8  # mallopt's parameter, from glibc's malloc.h
 MULTIPART_SLACK = 64 * 2**10  # room for the multipart headers around an upload at the cap
 HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the connection is closed
 SPARE_THREADS = 4  # for pages, /healthz, /api/stream_status and requests refused at once
@@ -155,8 +165,22 @@ def waitress_options(app: Flask) -> dict[str, Any]:
     }
 
 
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for the whole process; False where the C library is not glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):  # musl, macOS, Windows: no mallopt, or no M_ARENA_MAX
+        mallopt = None
+    return bool(mallopt and mallopt(_M_ARENA_MAX, arenas))
+
+
 def create_server(app: Flask, host: str, port: int):
-    """A bound waitress server (``OSError`` if the port is taken); ``.run()`` serves until closed."""
+    """A bound waitress server (``OSError`` if the port is taken); ``.run()`` serves until closed.
+
+    Its request threads start here, so the malloc arenas are capped first."""
+    if not limit_malloc_arenas():
+        log.debug("malloc arenas not limited (not glibc)")
     sockets: dict = {}
     server = waitress.create_server(app, map=sockets, host=host, port=port, **waitress_options(app))
     for listener in list(sockets.values()):  # one per address a name such as "localhost" resolves to
