@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from realtime_fer import cli
@@ -143,3 +144,22 @@ def test_the_license_is_an_spdx_string_for_pep_639():
     pyproject = tomllib.loads((SRC.parent / "pyproject.toml").read_text())
     assert pyproject["project"]["license"] == "MIT"  # a TOML table makes setuptools warn (until 2027)
     assert "setuptools>=77" in pyproject["build-system"]["requires"]  # the first to read the string
+
+
+def test_one_message_for_a_value_that_is_not_one_of_a_set():
+    from realtime_fer.choices import check_choice
+    from realtime_fer.ferplus import vote_targets
+    from realtime_fer.onnx_session import ProviderError, resolve_provider
+    from realtime_fer.tta import check_tta
+
+    assert check_choice("tta", "flip", ("none", "flip")) == "flip"
+    for call, message in [
+        (lambda: check_tta("twice"), "unknown tta 'twice'; use none, flip, ten"),
+        (lambda: vote_targets(np.zeros((0, 10)), "vote"), "unknown label mode 'vote'; use "),
+        (lambda: resolve_provider("gpu"), "unknown provider 'gpu'; use auto, cpu, "),
+    ]:
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert str(raised.value).startswith(message)
+    with pytest.raises(ProviderError):
+        resolve_provider("gpu")
