@@ -51,7 +51,7 @@ def test_teachers_average_their_views_and_each_other(tmp_path):
 
 def test_teachers_refuse_an_unknown_view_set(tmp_path):
     folder, _ = save_teacher(tmp_path / "a", 1)
-    with pytest.raises(ValueError, match="teacher TTA must be one of none, flip, ten"):
+    with pytest.raises(ValueError, match="unknown teacher TTA '.*'; use none, flip, ten"):
         Teachers([folder], "twelve", CPU, None)
     with pytest.raises(ValueError, match="teacher views must be 0 \\(all\\) to 2 for 'flip'; got 3"):
         Teachers([folder], "flip", CPU, None, views=3)

@@ -128,7 +128,7 @@ def test_model_json_from_before_tta_modes_still_loads(exported, tmp_path, writte
 
 def test_unknown_tta_is_a_clear_error(exported, tmp_path):
     _, folder = exported
-    with pytest.raises(ValueError, match="tta must be one of none, flip, ten; got 'twice'"):
+    with pytest.raises(ValueError, match="unknown tta 'twice'; use none, flip, ten"):
         EmotionRecognizer(folder, tta="twice")
     copy = copy_serving_tta(folder, tmp_path / "odd", "twice")
     with pytest.raises(ModelError, match=r"model\.json: serving\.tta 'twice' is not one of none, flip, ten"):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from realtime_fer import cli
@@ -151,3 +152,22 @@ def test_predict_demo_classifies_the_bundled_frame_and_writes_demo_jpg(tmp_path,
     [result] = json.loads(capsys.readouterr().out)
     assert result["image"] == "demo" and len(result["faces"]) == 6
     assert cv2.imread(str(tmp_path / "annotated" / "demo.jpg")).shape == (480, 640, 3)
+
+
+def test_one_message_for_a_value_that_is_not_one_of_a_set():
+    from realtime_fer.choices import check_choice
+    from realtime_fer.ferplus import vote_targets
+    from realtime_fer.onnx_session import ProviderError, resolve_provider
+    from realtime_fer.tta import check_tta
+
+    assert check_choice("tta", "flip", ("none", "flip")) == "flip"
+    for call, message in [
+        (lambda: check_tta("twice"), "unknown tta 'twice'; use none, flip, ten"),
+        (lambda: vote_targets(np.zeros((0, 10)), "vote"), "unknown label mode 'vote'; use "),
+        (lambda: resolve_provider("gpu"), "unknown provider 'gpu'; use auto, cpu, "),
+    ]:
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert str(raised.value).startswith(message)
+    with pytest.raises(ProviderError):
+        resolve_provider("gpu")

@@ -77,7 +77,7 @@ def test_auto_precision_serves_int8_only_where_its_report_shows_no_real_loss(mod
         assert list(ModelFolder.open(model_copy).graphs("auto")[0]) == expected, change
         assert EmotionRecognizer(model_copy).precision in expected
     assert EmotionRecognizer(model_copy, precision="fp32").precision == "fp32"
-    with pytest.raises(ValueError, match="precision must be one of auto, fp32, int8"):
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; use auto, fp32, int8"):
         EmotionRecognizer(model_copy, precision="fp16")
 
 

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from realtime_fer.options import AUGMENTS, check_choice
+from realtime_fer.choices import check_choice
+from realtime_fer.options import AUGMENTS
 
 Augmentation = Callable[[Tensor, torch.Generator], Tensor]
 

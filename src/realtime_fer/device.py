@@ -2,8 +2,9 @@
 
 import torch
 
+from realtime_fer.choices import check_choice
 from realtime_fer.cpu import has_native_bf16
-from realtime_fer.options import TRAIN_PRECISIONS, check_choice
+from realtime_fer.options import TRAIN_PRECISIONS
 
 
 def pick_device(device: str = "auto", precision: str = "auto") -> tuple[torch.device, torch.dtype | None]:

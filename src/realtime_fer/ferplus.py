@@ -21,6 +21,7 @@ and ``1e-3`` elsewhere, as Microsoft's code has it.
 
 import numpy as np
 
+from realtime_fer.choices import check_choice
 from realtime_fer.emotions import FERPLUS_CLASSES
 
 # The columns of a FER+ label row, in their order, under this project's class names.
@@ -77,12 +78,10 @@ def _processed(raw: list[float], mode: str) -> list[float] | None:
                     break
         if sum(kept) <= 0.5 * total or count > 3:
             return None
-    elif mode == "multi_target":
+    else:  # multi_target (vote_targets checked the mode)
         kept = [value if value >= MULTI_TARGET_SHARE * total else 0.0 for value in votes]
         if sum(kept) <= 0.5 * total:
             return None
-    else:
-        raise ValueError(f"unknown label mode {mode!r}; use {', '.join(LABEL_MODES)}")
     if int(np.argmax(kept)) >= _EMOTION_COLUMNS:
         return None
     return kept
@@ -91,6 +90,7 @@ def _processed(raw: list[float], mode: str) -> list[float] | None:
 def vote_targets(votes: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """(keep (N,) bool, targets (N, 8) float32 in :data:`FERPLUS_CLASSES` order) of FER+ vote counts
     (N, 10) under label ``mode`` (:data:`LABEL_MODES`); the targets of faces left out are zero."""
+    check_choice("label mode", mode, LABEL_MODES)
     votes = check_votes(votes)
     keep = np.zeros(len(votes), bool)
     targets = np.zeros((len(votes), len(FERPLUS_CLASSES)), np.float32)

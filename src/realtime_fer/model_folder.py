@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from realtime_fer.choices import check_choice
 from realtime_fer.emotions import KNOWN_EMOTIONS
 from realtime_fer.tta import TTA_MODES
 
@@ -117,8 +118,7 @@ class ModelFolder:
     def graphs(self, precision: str) -> tuple[dict[str, Path], str]:
         """The ONNX files ``precision`` (one of :data:`PRECISIONS`) allows, by precision, and why:
         the one asked for, or for ``auto`` fp32 and, where :func:`int8_verdict` allows it, int8."""
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        check_choice("precision", precision, PRECISIONS)
         fp32, int8 = self.path / ONNX_FILE, self.path / INT8_ONNX_FILE
         if precision == "fp32":
             if not fp32.is_file():

@@ -10,6 +10,8 @@ import os
 
 import onnxruntime as ort
 
+from realtime_fer.choices import check_choice
+
 EXECUTION_PROVIDERS = {  # short name -> ONNX Runtime's name
     "cpu": "CPUExecutionProvider",
     "cuda": "CUDAExecutionProvider",
@@ -41,7 +43,7 @@ def resolve_provider(provider: str = DEFAULT_PROVIDER) -> str:
     if provider == "auto":
         return next((name for name in AUTO_ORDER if name in available), "cpu")
     if provider not in EXECUTION_PROVIDERS:
-        raise ProviderError(f"unknown provider {provider!r}; use {', '.join(PROVIDERS)}")
+        check_choice("provider", provider, PROVIDERS, ProviderError)
     if provider not in available:
         hint = " (pip install onnxruntime-gpu)" if provider in ("cuda", "tensorrt") else ""
         raise ProviderError(

@@ -26,12 +26,13 @@ from tqdm import tqdm
 
 from realtime_fer import data, distributed, ferplus
 from realtime_fer.augment import augmentation, mixup
+from realtime_fer.choices import check_choice
 from realtime_fer.device import autocast, pick_device
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.distributed import ALONE, World
 from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE, ModelError, read_json, resolve_model_dir
 from realtime_fer.models import create_model, model_entry, model_to_json
-from realtime_fer.options import OPTIMIZERS, SCHEDULES, check_choice
+from realtime_fer.options import OPTIMIZERS, SCHEDULES
 from realtime_fer.preprocess import to_model_input
 
 LAST_CHECKPOINT = "last.pt"  # everything needed to resume

@@ -6,6 +6,8 @@ shifted by ``TTA_SHIFT`` pixels (up, down, left, right; edges repeated), each al
 
 import numpy as np
 
+from realtime_fer.choices import check_choice
+
 # Training's affine jitter shifts faces uniformly within +-4.8 px (standard deviation 2.8 px), so
 # 3 px is a typical training shift.
 TTA_SHIFT = 3
@@ -21,9 +23,7 @@ VIDEO_TTA = "flip"
 
 def check_tta(tta: str, what: str = "tta") -> str:
     """``tta`` itself when it is one of :data:`TTA_MODES`, else a ``ValueError`` naming them."""
-    if tta not in TTA_MODES:
-        raise ValueError(f"{what} must be one of {', '.join(TTA_MODES)}; got {tta!r}")
-    return tta
+    return check_choice(what, tta, TTA_MODES)
 
 
 def video_tta(tta: str) -> str:
