@@ -113,3 +113,11 @@ def test_cycles_are_found_and_printed():
 def test_no_import_circle():
     found = cycles(import_graph())
     assert not found, describe(found)
+
+
+def test_docs_architecture_names_every_module():
+    text = (PACKAGE.parents[1] / "docs" / "ARCHITECTURE.md").read_text()
+    unnamed = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+               if path.stem not in ("__init__", "__main__") and f"{path.name}`" not in text
+               and f"{path.stem}," not in text and f"{path.stem})" not in text]
+    assert not unnamed, f"docs/ARCHITECTURE.md names no {', '.join(unnamed)}"
