@@ -38,7 +38,7 @@ def run(processes: int, root: Path, out: Path, args: argparse.Namespace) -> dict
     threads = max(1, (os.cpu_count() or 1) // processes)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-    command += ["-m", "realtime_fer.cli", "train", "--data", str(root), "--model", args.model]
+    command += ["-m", "realtime_fer.cli", "train", "--data", str(root), "--arch", args.model]
     command += ["--epochs", str(args.epochs), "--out", str(out), "--train-precision", args.precision]
     subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     last = list(csv.DictReader((out / "history.csv").read_text().splitlines()))[-1]

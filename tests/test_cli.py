@@ -143,9 +143,17 @@ def test_train_cli_records_its_command(tmp_path, capsys):
 
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
     args = ["train", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "1"]
-    args += ["--batch-size", "16"]
+    args += ["--batch-size", "16", "--arch", "paper"]
     assert main(args) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["command"] == "realtime-fer " + " ".join(args)
-    assert metrics["config"]["batch_size"] == 16
-    assert "epoch 1/1" in capsys.readouterr().out
+    assert metrics["config"]["batch_size"] == 16 and metrics["config"]["model"] == "paper"
+    out, err = capsys.readouterr()
+    assert "epoch 1/1" in out and "note" not in err
+
+
+def test_train_model_the_old_spelling_of_arch_still_works_with_a_note(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "nothing"), "--model", "compact"]) == 2
+    note, error = capsys.readouterr().err.splitlines()
+    assert note.startswith("realtime-fer train: note: --model is now --arch")
+    assert error.startswith("realtime-fer train: error: ")

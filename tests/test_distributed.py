@@ -56,7 +56,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess 
 
     base = tmp_path_factory.mktemp("ddp")
     root = write_kaggle_tree(base / "fer", synthetic_faces({"train": 12, "public": 4}))
-    args = ["train", "--data", str(root), "--model", "linear", "--train-precision", "fp32", "--seed", "5"]
+    args = ["train", "--data", str(root), "--arch", "linear", "--train-precision", "fp32", "--seed", "5"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REALTIME_FER_CACHE", str(base / "cache"))
         assert main([*args, "--out", str(base / "one")]) == 0
@@ -98,6 +98,6 @@ def test_a_distributed_run_resumes_where_it_stopped(runs):
 
 def test_a_global_batch_that_does_not_split_over_the_processes_is_refused(tmp_path):
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 2, "public": 1}))
-    done = torchrun(["train", "--data", str(root), "--model", "linear", "--batch-size", "5"])
+    done = torchrun(["train", "--data", str(root), "--arch", "linear", "--batch-size", "5"])
     assert done.returncode != 0
     assert "--batch-size 5 does not split evenly over 2 processes" in done.stderr

@@ -518,7 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an architecture with its recipe (options override it)")
     p.add_argument("--data", required=True, help="fer2013.csv, a folder with train/ and test/, or FER+ "
                    "(a folder with FER2013Train/..., or fer2013new.csv beside fer2013.csv)")
-    p.add_argument("--model", help="the architecture whose recipe to run (default: paper)")
+    p.add_argument("--arch", "--model", dest="model", metavar="ARCH",
+                   help="the architecture whose recipe to run (default: paper; --model, its old name, "
+                   "still works)")
     p.add_argument("--out", help="run folder (default: runs/ARCHITECTURE)")
     p.add_argument("--epochs", type=int, help="length of the run")
     p.add_argument("--batch-size", type=int, help="faces per training step (split over torchrun's processes)")
@@ -672,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    if args.subcommand == "train" and any(arg == "--model" or arg.startswith("--model=") for arg in argv):
+        print("realtime-fer train: note: --model is now --arch (it names an architecture; a trained "
+              "model is what every other --model names)", file=sys.stderr)
     if getattr(args, "threshold", None) is not None and args.detector.startswith("haar"):
         parser.error(f"--threshold: the {args.detector} detector has no score to threshold")
     if missing := missing_train_extra(args.subcommand):
