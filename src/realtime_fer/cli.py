@@ -208,6 +208,11 @@ def predict_csv_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
 DEMO_IMAGE = "demo"  # predict's name for the bundled frame
 
 
+def _is_demo(name: str) -> bool:
+    """Whether ``name`` stands for the bundled frame: ``demo``, where no such file exists."""
+    return name == DEMO_IMAGE and not Path(name).exists()
+
+
 def _image_names(specs: list[str]) -> Iterator[tuple[str, str | None]]:
     """``(name, problem)`` per image: a folder or glob gives the images in it, a file itself."""
     from glob import has_magic
@@ -373,7 +378,7 @@ def _read_image(name: str):
     import numpy as np
 
     path = Path(name)
-    if name == DEMO_IMAGE and not path.exists():
+    if _is_demo(name):
         from realtime_fer.demo import demo_image
 
         return demo_image()
@@ -390,7 +395,7 @@ def _read_image(name: str):
 
 def _output_name(name: str) -> str:
     """The file name of an image's annotated copy: its own (``demo``'s: ``demo.jpg``)."""
-    return f"{DEMO_IMAGE}.jpg" if name == DEMO_IMAGE and not Path(name).exists() else Path(name).name
+    return f"{DEMO_IMAGE}.jpg" if _is_demo(name) else Path(name).name
 
 
 def _face_table(name: str, faces: list, classes: tuple[str, ...]) -> str:

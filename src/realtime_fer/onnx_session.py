@@ -39,11 +39,10 @@ def available_providers() -> list[str]:
 
 def resolve_provider(provider: str = DEFAULT_PROVIDER) -> str:
     """The short name ``provider`` stands for here: itself when available, auto's pick for ``auto``."""
+    check_choice("provider", provider, PROVIDERS, ProviderError)
     available = available_providers()
     if provider == "auto":
         return next((name for name in AUTO_ORDER if name in available), "cpu")
-    if provider not in EXECUTION_PROVIDERS:
-        check_choice("provider", provider, PROVIDERS, ProviderError)
     if provider not in available:
         hint = " (pip install onnxruntime-gpu)" if provider in ("cuda", "tensorrt") else ""
         raise ProviderError(
