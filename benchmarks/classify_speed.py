@@ -33,7 +33,7 @@ def torch_eager(model: str) -> Classifier | None:
     try:
         import torch
 
-        from realtime_fer.models import load_trained
+        from realtime_fer.architectures import load_trained
     except ImportError:
         print("note: torch is not installed, so the PyTorch eager rows are skipped")
         return None

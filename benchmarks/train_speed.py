@@ -30,10 +30,10 @@ from common import table, write_results
 from paper_keras import import_tensorflow, in_own_process, paper_model
 from torch import nn
 
+from realtime_fer.architectures import create_model
+from realtime_fer.architectures.spec import probe
 from realtime_fer.device import pick_device
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.models import create_model
-from realtime_fer.models.spec import probe
 from realtime_fer.options import TRAIN_PRECISIONS
 from realtime_fer.train import TrainConfig, Trainer, make_optimizer, train_epoch
 
@@ -44,7 +44,7 @@ PAPER_BATCH = 64
 
 def ours(model_name: str, precision: str, batches: int) -> dict:
     """Images/s of our training loop for ``batches`` steps after a warm-up."""
-    cfg = TrainConfig(data="", model=model_name, train_precision=precision).resolved()
+    cfg = TrainConfig(data="", arch=model_name, train_precision=precision).resolved()
     device, amp_dtype = pick_device(cfg.device, cfg.train_precision)
     torch.manual_seed(0)
     model = create_model(model_name).to(device, memory_format=torch.channels_last)
@@ -76,7 +76,7 @@ def torch_row(training: str, amp_dtype: torch.dtype | None, batch: int, augment:
 def convolution_ceiling(model_name: str, precision: str, batches: int) -> dict:
     """Images/s if a training step were its convolutions alone (forward and backward, nothing else):
     a ceiling for any training loop of this network on this CPU, since every loop must run them."""
-    cfg = TrainConfig(data="", model=model_name, train_precision=precision).resolved()
+    cfg = TrainConfig(data="", arch=model_name, train_precision=precision).resolved()
     device, amp_dtype = pick_device(cfg.device, cfg.train_precision)
     model = create_model(model_name)
     face_shapes: dict[nn.Conv2d, torch.Size] = {}  # each convolution's input for one face

@@ -13,8 +13,8 @@ from pathlib import Path
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from realtime_fer.architectures.registry import register_model
 from realtime_fer.cli import main
-from realtime_fer.models.registry import register_model
 
 
 @register_model(

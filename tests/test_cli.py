@@ -147,7 +147,7 @@ def test_train_cli_records_its_command(tmp_path, capsys):
     assert main(args) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["command"] == "realtime-fer " + " ".join(args)
-    assert metrics["config"]["batch_size"] == 16 and metrics["config"]["model"] == "paper"
+    assert metrics["config"]["batch_size"] == 16 and metrics["config"]["arch"] == "paper"
     out, err = capsys.readouterr()
     assert "epoch 1/1" in out and "note" not in err
 

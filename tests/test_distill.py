@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from realtime_fer.architectures import create_model, model_to_json
 from realtime_fer.distill import Teachers, distillation_loss
-from realtime_fer.models import create_model, model_to_json
 from realtime_fer.train import TrainConfig, Trainer, make_optimizer, train_epoch
 from tests.conftest import synthetic_faces, train_and_export, write_kaggle_tree
 
@@ -82,7 +82,7 @@ def test_drawn_views_are_some_of_each_faces_views_and_average_to_all_of_them(tmp
 def one_step(labels: torch.Tensor, faces: np.ndarray, teachers, distill_weight: float) -> dict:
     """The student's weights after one training epoch of one batch."""
     cfg = TrainConfig(
-        data="", model="compact", distill_weight=distill_weight, batch_size=16
+        data="", arch="compact", distill_weight=distill_weight, batch_size=16
     ).resolved()
     torch.manual_seed(0)
     student = create_model("compact")
@@ -112,7 +112,7 @@ def test_full_distillation_ignores_the_labels_and_none_ignores_the_teacher(tmp_p
 def test_a_distilled_run_records_its_teacher_and_the_teachers_share(tmp_path, trained_run):
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 4, "public": 2}))
     config = TrainConfig(
-        data=str(root), model="vgg-kd", teacher=str(trained_run), teacher_views=1, out=str(tmp_path / "kd"),
+        data=str(root), arch="vgg-kd", teacher=str(trained_run), teacher_views=1, out=str(tmp_path / "kd"),
         epochs=1,
     )
     out = train_and_export(config)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_fer.architectures import create_model, load_trained, model_to_json
 from realtime_fer.export import onnx_parity, save_model
 from realtime_fer.model_folder import INT8_ONNX_FILE, QUANTIZATION_FILE, ModelError
-from realtime_fer.models import create_model, load_trained, model_to_json
 from realtime_fer.preprocess import to_model_input
 from realtime_fer.recognizer import EmotionRecognizer
 

@@ -207,11 +207,11 @@ def test_a_csv_pair_that_disagrees_is_an_error(tmp_path):
 def test_training_on_votes_warm_starts_an_eight_class_model(ferplus_root, trained_run, tmp_path):
     import torch
 
-    from realtime_fer.models import create_model
+    from realtime_fer.architectures import create_model
     from realtime_fer.train import TrainConfig, read_init, train
 
     config = TrainConfig(
-        data=str(ferplus_root), model="paper", init=str(trained_run), out=str(tmp_path / "run"),
+        data=str(ferplus_root), arch="paper", init=str(trained_run), out=str(tmp_path / "run"),
         epochs=1, batch_size=4, lr=0.0, optimizer="sgd", schedule="plateau", augment="none",
     )
     run = train(config)
@@ -233,7 +233,7 @@ def test_training_on_votes_warm_starts_an_eight_class_model(ferplus_root, traine
 def test_init_refuses_another_architecture(ferplus_root, trained_run, tmp_path):
     from realtime_fer.train import TrainConfig, train
 
-    config = TrainConfig(data=str(ferplus_root), model="compact", init=str(trained_run),
+    config = TrainConfig(data=str(ferplus_root), arch="compact", init=str(trained_run),
                          out=str(tmp_path / "run"), epochs=1)
     with pytest.raises(ValueError, match="is a 'paper' network"):
         train(config)

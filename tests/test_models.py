@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from realtime_fer.models import (
+from realtime_fer.architectures import (
     count_macs,
     count_parameters,
     create_model,

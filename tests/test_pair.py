@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from realtime_fer import data
+from realtime_fer.architectures import create_model, load_trained, model_to_json
 from realtime_fer.cli import main
 from realtime_fer.export import save_model
 from realtime_fer.model_folder import INT8_ONNX_FILE
-from realtime_fer.models import create_model, load_trained, model_to_json
 from realtime_fer.quantize import quantize
 from realtime_fer.recognizer import EmotionRecognizer
 

@@ -2,6 +2,7 @@
 EMA export and resume."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from realtime_fer import train as train_module
 from realtime_fer.augment import AUGMENTATIONS, augmentation, random_affine, random_erasing
 from realtime_fer.data import FaceSet
 from realtime_fer.export import export_run
-from realtime_fer.train import TrainConfig, holdout_split, make_optimizer, make_schedule, train
+from realtime_fer.run_folder import holdout_split
+from realtime_fer.train import TrainConfig, make_optimizer, make_schedule, train
 from tests.conftest import ctrl_c_in_epoch, synthetic_faces, train_and_export, write_kaggle_tree
 
 
@@ -84,17 +86,31 @@ def test_every_option_the_cli_offers_is_implemented_and_nothing_else():
 
 def test_resolving_a_config_reads_no_data(tmp_path):
     missing = str(tmp_path / "nowhere")
-    assert TrainConfig(data=missing, model="paper").resolved().val_split is None
-    assert TrainConfig(data=missing, model="paper", holdout=0.1).resolved().val_split == "train_holdout"
+    assert TrainConfig(data=missing, arch="paper").resolved().val_split is None
+    assert TrainConfig(data=missing, arch="paper", holdout=0.1).resolved().val_split == "train_holdout"
 
 
-def test_a_recorded_config_with_the_old_precision_name_still_loads():
-    record = {"data": "d", "model": "paper", "precision": "fp32", "val_split": "public_test"}
-    assert TrainConfig.from_record(record).train_precision == "fp32"
+def test_a_recorded_config_with_the_old_names_still_loads():
+    record = {"data": "d", "model": "compact", "precision": "fp32", "val_split": "public_test"}
+    config = TrainConfig.from_record(record)
+    assert (config.train_precision, config.arch) == ("fp32", "compact")
+
+
+def test_the_old_spellings_of_arch_work_with_a_deprecation_note():
+    with pytest.warns(DeprecationWarning, match="arch="):
+        config = TrainConfig(data="", model="compact")
+    assert config.arch == "compact" and config.resolved().out == "runs/compact"
+    assert "model" not in TrainConfig.field_names()
+    sys.modules.pop("realtime_fer.models", None)
+    with pytest.warns(DeprecationWarning, match="realtime_fer.architectures"):
+        from realtime_fer.models.spec import count_parameters
+    from realtime_fer.architectures import spec
+
+    assert count_parameters is spec.count_parameters
 
 
 def test_sgd_is_nesterov_momentum_with_the_recipes_decay():
-    cfg = TrainConfig(data="", model="paper", optimizer="sgd", lr=0.1, weight_decay=1e-4)
+    cfg = TrainConfig(data="", arch="paper", optimizer="sgd", lr=0.1, weight_decay=1e-4)
     optimizer = make_optimizer(cfg.resolved(), torch.nn.Linear(2, 2))
     assert isinstance(optimizer, torch.optim.SGD)
     group = optimizer.param_groups[0]
@@ -127,7 +143,7 @@ def scripted_validation(monkeypatch, accuracies: list[float]) -> None:
 def test_select_exports_the_best_or_the_last_epoch(select, exported_epoch, small_root, tmp_path, monkeypatch):
     scripted_validation(monkeypatch, [0.9, 0.1])  # epoch 1 is the best, epoch 2 the last
     out = str(tmp_path / select)
-    config = TrainConfig(data=str(small_root), model="compact", out=out, epochs=2, select=select)
+    config = TrainConfig(data=str(small_root), arch="compact", out=out, epochs=2, select=select)
     out = train_and_export(config)
     assert torch.load(out / "checkpoints" / "selected.pt", weights_only=False)["epoch"] == exported_epoch
     assert json.loads((out / "metrics.json").read_text())["best_epoch"] == exported_epoch
@@ -135,7 +151,7 @@ def test_select_exports_the_best_or_the_last_epoch(select, exported_epoch, small
 
 def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
     config = TrainConfig(
-        data=str(small_root), model="compact", out=str(tmp_path / "e"), epochs=1, batch_size=8, ema=0.9
+        data=str(small_root), arch="compact", out=str(tmp_path / "e"), epochs=1, batch_size=8, ema=0.9
     )
     out = train_and_export(config)
     exported = torch.load(out / "weights.pt")
@@ -155,7 +171,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_p
         out = str(tmp_path / name)
         root = str(small_root)
         return TrainConfig(
-            data=root, model="compact", out=out, epochs=2, train_precision="fp32",
+            data=root, arch="compact", out=out, epochs=2, train_precision="fp32",
             **(recipe if distilled else {}), **extra,
         )
 
@@ -171,7 +187,7 @@ def test_a_run_folder_from_before_selected_pt_still_exports_and_resumes(small_ro
     """Runs started before the rename hold checkpoints/best.pt and record ``precision``."""
     def config(epochs: int, **extra) -> TrainConfig:  # plateau: a schedule that a longer run extends
         root, out = str(small_root), str(tmp_path / "old")
-        return TrainConfig(data=root, model="compact", schedule="plateau", out=out, epochs=epochs, **extra)
+        return TrainConfig(data=root, arch="compact", schedule="plateau", out=out, epochs=epochs, **extra)
 
     out = train(config(1)).out
     checkpoints = out / "checkpoints"

@@ -101,13 +101,13 @@ def test_mixed_loss_weighs_both_labels():
 
 
 def test_mixup_run_records_its_alpha(small_root, tmp_path):
-    config = TrainConfig(data=str(small_root), model="compact", out=str(tmp_path / "m"), epochs=1, mixup=0.4)
+    config = TrainConfig(data=str(small_root), arch="compact", out=str(tmp_path / "m"), epochs=1, mixup=0.4)
     out = train_and_export(config)
     assert json.loads((out / "metrics.json").read_text())["config"]["mixup"] == 0.4
 
 
 def test_a_model_served_with_ten_views_records_their_accuracy(small_root, tmp_path):
-    out = train_and_export(TrainConfig(data=str(small_root), model="vgg", out=str(tmp_path / "v"), epochs=1))
+    out = train_and_export(TrainConfig(data=str(small_root), arch="vgg", out=str(tmp_path / "v"), epochs=1))
     accuracy = json.loads((out / "metrics.json").read_text())["accuracy"]
     assert set(accuracy) == {"public_test", "public_test_flip_tta", "public_test_ten_tta"}
     assert json.loads((out / "model.json").read_text())["serving"] == {"tta": "ten"}
@@ -116,7 +116,7 @@ def test_a_model_served_with_ten_views_records_their_accuracy(small_root, tmp_pa
 def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
     # PyTorch's patience=2 (the paper's Keras callback would cut after two: see the README)
     model = torch.nn.Linear(2, 2)
-    cfg = TrainConfig(data="", model="paper").resolved()
+    cfg = TrainConfig(data="", arch="paper").resolved()
     optimizer = train_module.make_optimizer(cfg, model)
     scheduler, per_batch = train_module.make_schedule(cfg, optimizer, steps_per_epoch=1)
     assert not per_batch
@@ -145,7 +145,7 @@ def test_plateau_schedule_cuts_the_rate_after_three_epochs_without_gain():
 def test_a_single_process_run_trains_as_before(model, options, expected, tmp_path):
     root = write_kaggle_tree(tmp_path / "fer", synthetic_faces({"train": 12, "public": 4}))
     config = TrainConfig(
-        data=str(root), model=model, out=str(tmp_path / "run"), epochs=2, seed=3, train_precision="fp32",
+        data=str(root), arch=model, out=str(tmp_path / "run"), epochs=2, seed=3, train_precision="fp32",
         device="cpu", **options,
     )
     rows = list(csv.DictReader((train(config).out / "history.csv").read_text().splitlines()))

@@ -51,9 +51,9 @@ def explore(args: argparse.Namespace) -> None:
 
 @command
 def summary(args: argparse.Namespace) -> None:
+    from realtime_fer.architectures import create_model, list_models, model_from_json
+    from realtime_fer.architectures import summary as table
     from realtime_fer.model_folder import SPEC_FILE, resolve_model_dir
-    from realtime_fer.models import create_model, list_models, model_from_json
-    from realtime_fer.models import summary as table
 
     if args.model in list_models():
         print(table(create_model(args.model)))
@@ -72,9 +72,9 @@ def train(args: argparse.Namespace) -> None:
     from realtime_fer.train import train as run
 
     # an option not given is None: TrainConfig's default, or the architecture's recipe
-    options = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
-    if args.init and not args.model:  # a warm start trains the architecture it starts from
-        options["model"] = read_init(args.init)[0]["architecture"]
+    options = {k: v for k, v in vars(args).items() if k in TrainConfig.field_names() and v is not None}
+    if args.init and not args.arch:  # a warm start trains the architecture it starts from
+        options["arch"] = read_init(args.init)[0]["architecture"]
     trained = run(TrainConfig(**options, command=shlex.join(["realtime-fer", *args.argv])))
     if trained is not None:  # the process that writes the run folder (rank 0 under torchrun)
         export_run(trained.out, (trained.train_set, trained.val_set))
@@ -523,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an architecture with its recipe (options override it)")
     p.add_argument("--data", required=True, help="fer2013.csv, a folder with train/ and test/, or FER+ "
                    "(a folder with FER2013Train/..., or fer2013new.csv beside fer2013.csv)")
-    p.add_argument("--arch", "--model", dest="model", metavar="ARCH",
+    p.add_argument("--arch", "--model", dest="arch", metavar="ARCH",
                    help="the architecture whose recipe to run (default: paper; --model, its old name, "
                    "still works)")
     p.add_argument("--out", help="run folder (default: runs/ARCHITECTURE)")

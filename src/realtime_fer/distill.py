@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from realtime_fer.architectures import load_trained
 from realtime_fer.device import autocast
 from realtime_fer.model_folder import resolve_model_dir
-from realtime_fer.models import load_trained
 from realtime_fer.tta import TTA_VIEWS, check_tta, tta_views
 
 

@@ -14,7 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from realtime_fer import data
+from realtime_fer import data, run_folder
+from realtime_fer.architectures import (
+    count_parameters,
+    create_model,
+    load_trained,
+    model_from_json,
+    model_to_json,
+)
 from realtime_fer.calibration import apply_temperature, fit_temperature
 from realtime_fer.cpu import cpu_model, speed_flags
 from realtime_fer.evaluate import evaluate, plot_confusion, risk_coverage
@@ -31,9 +38,7 @@ from realtime_fer.model_folder import (
     read_json,
     resolve_model_dir,
 )
-from realtime_fer.models import count_parameters, create_model, load_trained, model_from_json, model_to_json
 from realtime_fer.recognizer import EmotionRecognizer
-from realtime_fer.train import LAST_CHECKPOINT, TrainConfig, load_splits, selected_checkpoint
 
 PARITY_TOLERANCE = 1e-4
 
@@ -158,8 +163,8 @@ def export_run(
     """Export the selected checkpoint of a run folder and write its ``metrics.json``; returns the
     metrics. ``splits``: the (train, validation) faces the run used, loaded again when not given."""
     run_dir = Path(run_dir)
-    selected = torch.load(selected_checkpoint(run_dir / "checkpoints"), weights_only=False)
-    last = torch.load(run_dir / "checkpoints" / LAST_CHECKPOINT, weights_only=False)
+    selected = torch.load(run_folder.selected_checkpoint(run_dir), weights_only=False)
+    last = torch.load(run_folder.last_checkpoint(run_dir), weights_only=False)
     config = last["config"]
     model = model_from_json(selected["spec"])
     model.load_state_dict(selected["model"])
@@ -169,7 +174,9 @@ def export_run(
         spec["serving"]["tta"] = config["serve_tta"]
     save_model(model, spec, run_dir)
 
-    train_set, val_set = splits or load_splits(TrainConfig.from_record(config))
+    train_set, val_set = splits or run_folder.load_splits(
+        config["data"], config["val_split"], config.get("holdout") or 0.0, config.get("seed", 0)
+    )
     if config.get("holdout") and val_set.votes is not None:  # FER+: calibrated on the held-out faces
         spec["serving"].update(calibrate_folder(run_dir, val_set))
     # one view, flip, and the TTA it is served with

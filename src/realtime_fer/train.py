@@ -1,10 +1,9 @@
 """Training: :func:`train` runs the epochs of an architecture's recipe (defaults from its registry
 entry), each one :func:`train_epoch` and one :func:`validate`.
 
-A run folder holds ``checkpoints/last.pt`` (everything needed to resume), ``checkpoints/selected.pt``
-(the epoch ``--select`` keeps: the best validation accuracy, or the last; ``best.pt`` in older runs),
-``history.csv`` and ``curves.png`` (refreshed every epoch, the paper's live plot). The caller then
-exports the selected epoch next to them (:func:`export.export_run`).
+It writes a run folder (:mod:`run_folder`: checkpoints to resume from and to export, the history and
+its curves, refreshed every epoch like the paper's live plot); the caller then exports the selected
+epoch next to them (:func:`export.export_run`).
 
 The same loop runs in one process or in several under ``torchrun`` (see :mod:`distributed`): each
 process then trains on its shard of every global batch, and rank 0 alone prints and writes the run folder.
@@ -14,7 +13,8 @@ Faces stay uint8 in the (memory-mapped) data cache and become float32 one batch 
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+import warnings
+from dataclasses import InitVar, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from realtime_fer import data, distributed, ferplus
+from realtime_fer import data, distributed, ferplus, run_folder
+from realtime_fer.architectures import create_model, model_entry, model_to_json
 from realtime_fer.augment import augmentation, mixup
 from realtime_fer.choices import check_choice
 from realtime_fer.device import autocast, pick_device
 from realtime_fer.distill import Teachers, distillation_loss
 from realtime_fer.distributed import ALONE, World
 from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE, ModelError, read_json, resolve_model_dir
-from realtime_fer.models import create_model, model_entry, model_to_json
 from realtime_fer.options import OPTIMIZERS, SCHEDULES
 from realtime_fer.preprocess import to_model_input
 
-LAST_CHECKPOINT = "last.pt"  # everything needed to resume
-SELECTED_CHECKPOINT = "selected.pt"  # the epoch --select keeps: what export_run exports
-OLD_SELECTED_CHECKPOINT = "best.pt"  # its name in runs from before, whichever epoch it held
 HISTORY_FIELDS = (
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s",
     "teacher_share",
@@ -63,34 +60,40 @@ RECIPE_DEFAULTS = {
 }
 
 
+# A field left to the recipe: ``None`` until :meth:`TrainConfig.resolved` fills it in (typed as the
+# value it then holds, so the code that runs a resolved config is checked against that).
+FROM_RECIPE: Any = None
+
+
 @dataclass
 class TrainConfig:
-    """Options of ``realtime-fer train``; ``None`` takes the default of the architecture's recipe
-    (its registry entry), else ``RECIPE_DEFAULTS``."""
+    """Options of ``realtime-fer train``; a field left ``FROM_RECIPE`` takes the default of the
+    architecture's recipe (its registry entry), else ``RECIPE_DEFAULTS``. ``model=`` is the old
+    name of ``arch`` (it still works, with a deprecation note)."""
 
     data: str
-    model: str = "paper"
-    out: str | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    weight_decay: float | None = None
-    schedule: str | None = None
-    augment: str | None = None
-    label_smoothing: float | None = None
-    mixup: float | None = None
-    ema: float | None = None
-    select: str | None = None
-    holdout: float | None = None
-    teacher: str | None = None
-    teacher_tta: str | None = None
-    teacher_views: int | None = None
-    distill_weight: float | None = None
-    temperature: float | None = None
-    labels: str | None = None
-    init: str | None = None
-    serve_tta: str | None = None
+    arch: str = "paper"
+    out: str = FROM_RECIPE  # default runs/<arch>
+    epochs: int = FROM_RECIPE
+    batch_size: int = FROM_RECIPE
+    lr: float = FROM_RECIPE
+    optimizer: str = FROM_RECIPE
+    weight_decay: float = FROM_RECIPE
+    schedule: str = FROM_RECIPE
+    augment: str = FROM_RECIPE
+    label_smoothing: float = FROM_RECIPE
+    mixup: float = FROM_RECIPE
+    ema: float = FROM_RECIPE
+    select: str = FROM_RECIPE
+    holdout: float = FROM_RECIPE
+    teacher: str = FROM_RECIPE
+    teacher_tta: str = FROM_RECIPE
+    teacher_views: int = FROM_RECIPE
+    distill_weight: float = FROM_RECIPE
+    temperature: float = FROM_RECIPE
+    labels: str = FROM_RECIPE
+    init: str = FROM_RECIPE
+    serve_tta: str = FROM_RECIPE
     seed: int = 0
     device: str = "auto"
     train_precision: str = "auto"  # autocast: options.TRAIN_PRECISIONS (not the served graph's)
@@ -98,24 +101,38 @@ class TrainConfig:
     resume: bool = False
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics of the whole global batch
     command: str = ""  # the command line that started the run, recorded in metrics.json
+    model: InitVar[str | None] = None
+
+    def __post_init__(self, model: str | None) -> None:
+        if model is not None:
+            note = "TrainConfig(model=...) is now TrainConfig(arch=...)"
+            warnings.warn(note, DeprecationWarning, stacklevel=3)
+            self.arch = model
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The options a config holds (not the old spelling ``model``)."""
+        return frozenset(f.name for f in fields(cls))
 
     @classmethod
     def from_record(cls, record: dict) -> "TrainConfig":
         """The config a checkpoint or ``metrics.json`` recorded; older runs said ``precision`` for
-        ``train_precision``."""
+        ``train_precision`` and ``model`` for ``arch``."""
         record = dict(record)
         if "precision" in record:
             record["train_precision"] = record.pop("precision")
+        if "model" in record:
+            record["arch"] = record.pop("model")
         return cls(**record)
 
     def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` filled from the registry entry of ``model`` (reads no data:
-        a ``val_split`` left ``None`` is chosen where the data is loaded, in :func:`train`)."""
-        defaults = model_entry(self.model).train_defaults
+        """A copy with every ``FROM_RECIPE`` field filled from the registry entry of ``arch`` (reads
+        no data: a ``val_split`` left ``None`` is chosen where the data is loaded, in :func:`train`)."""
+        defaults = model_entry(self.arch).train_defaults
         values = {
             k: (defaults.get(k, RECIPE_DEFAULTS.get(k)) if v is None else v) for k, v in asdict(self).items()
         }
-        values["out"] = values["out"] or f"runs/{self.model}"
+        values["out"] = values["out"] or f"runs/{self.arch}"
         if values["holdout"]:
             values["val_split"] = "train_holdout"
         return TrainConfig(**values)
@@ -144,18 +161,6 @@ def make_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
     ), True
-
-
-def holdout_split(faces: data.FaceSet, fraction: float, seed: int) -> tuple[data.FaceSet, data.FaceSet]:
-    """A stratified ``fraction`` of ``faces`` held out for tuning (so the test set stays unseen)."""
-    rng = np.random.default_rng(seed)
-    held = np.zeros(len(faces), bool)
-    for label in np.unique(faces.labels):
-        members = rng.permutation(np.flatnonzero(faces.labels == label))
-        held[members[: round(len(members) * fraction)]] = True
-    return faces.select(~held, f"{faces.source} [train - holdout]"), faces.select(
-        held, f"{faces.source} [holdout]"
-    )
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None = None, world: World = ALONE):
@@ -328,11 +333,11 @@ def save_atomic(obj, path: Path) -> None:
 
 
 def write_history(history: list[dict], out: Path) -> None:
-    with open(out / "history.csv", "w", newline="") as handle:
+    with open(out / run_folder.HISTORY_FILE, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         writer.writerows(history)
-    plot_curves(history, out / "curves.png")
+    plot_curves(history, out / run_folder.CURVES_FILE)
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
@@ -355,19 +360,6 @@ def plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def load_splits(cfg: TrainConfig) -> tuple[data.FaceSet, data.FaceSet]:
-    """(train, validation): validation is ``cfg.val_split``, or a stratified holdout of train.
-
-    FER+ validation faces are those the majority protocol keeps (the faces its accuracy is quoted on).
-    """
-    train_set = data.load(cfg.data, "train")
-    if cfg.holdout:
-        train_set, val_set = holdout_split(train_set, cfg.holdout, cfg.seed)
-    else:
-        val_set = data.load(cfg.data, cfg.val_split)
-    return train_set, val_set.scored()
-
-
 def training_targets(cfg: TrainConfig, train_set: data.FaceSet) -> tuple[data.FaceSet, torch.Tensor]:
     """The faces a run trains on and their targets: FER-2013's class indices, or for FER+ the faces
     ``cfg.labels`` keeps with their vote targets (:func:`ferplus.vote_targets`)."""
@@ -385,8 +377,8 @@ def read_init(init: str) -> tuple[dict, dict]:
     """(model.json spec, PyTorch state dict) of what ``--init`` names: a run folder (its selected
     checkpoint), a model folder with ``weights.pt``, or a shipped model's name."""
     path = Path(init)
-    if (path / "checkpoints").is_dir():
-        selected = torch.load(selected_checkpoint(path / "checkpoints"), weights_only=False)
+    if run_folder.is_run(path):
+        selected = torch.load(run_folder.selected_checkpoint(path), weights_only=False)
         return selected["spec"], selected["model"]
     folder = resolve_model_dir(init)
     if not (folder / WEIGHTS_FILE).is_file():
@@ -451,16 +443,8 @@ class TrainedRun:
     val_set: data.FaceSet
 
 
-def selected_checkpoint(checkpoints: Path) -> Path:
-    """The checkpoint of the epoch a run exports: ``selected.pt``, or ``best.pt`` in runs from before
-    it had that name (which held the last epoch too when ``select="last"``)."""
-    selected = checkpoints / SELECTED_CHECKPOINT
-    old = checkpoints / OLD_SELECTED_CHECKPOINT
-    return old if old.is_file() and not selected.is_file() else selected
-
-
 def train(cfg: TrainConfig) -> TrainedRun | None:
-    """Train the architecture ``cfg.model`` on ``cfg.data`` into the run folder ``cfg.out``; the caller
+    """Train the architecture ``cfg.arch`` on ``cfg.data`` into the run folder ``cfg.out``; the caller
     exports it (:func:`export.export_run`). Returns the run on the process that writes it, ``None`` on
     the others.
 
@@ -484,7 +468,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
         cfg = cfg.resolved()
         if cfg.val_split is None:  # the data's own: public_test where the test split has halves
             cfg = replace(cfg, val_split=data.validation_split(cfg.data))
-        train_set, val_set = load_splits(cfg)
+        train_set, val_set = run_folder.load_splits(cfg.data, cfg.val_split, cfg.holdout, cfg.seed)
     train_set, y_train = training_targets(cfg, train_set)
     if cfg.batch_size % world.size:
         raise SystemExit(
@@ -492,7 +476,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
             f"{world.size} processes"
         )
     out = Path(cfg.out)
-    checkpoints = out / "checkpoints"
+    checkpoints = run_folder.checkpoints(out)
     if world.main:
         checkpoints.mkdir(parents=True, exist_ok=True)
     device, amp_dtype = pick_device(device_name, cfg.train_precision)
@@ -508,8 +492,8 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
 
     torch.manual_seed(cfg.seed)
     order = torch.Generator().manual_seed(cfg.seed)  # the order of each epoch: one for all processes
-    model = create_model(cfg.model, train_set.classes)
-    if cfg.init and not (cfg.resume and (checkpoints / LAST_CHECKPOINT).exists()):
+    model = create_model(cfg.arch, train_set.classes)
+    if cfg.init and not (cfg.resume and (checkpoints / run_folder.LAST_CHECKPOINT).exists()):
         warm_start(model, cfg.init, log)
     model = model.to(device, memory_format=torch.channels_last)
     network = distributed.wrap(model, world, device, cfg.sync_bn)  # what trains: DDP under torchrun
@@ -530,7 +514,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
     )
     scored = model if trainer.ema is None else trainer.ema.module  # the weights validated and exported
     state = {"history": [], "best_acc": -1.0, "train_seconds": 0.0, "epoch": 0}
-    if cfg.resume and (checkpoints / LAST_CHECKPOINT).exists():
+    if cfg.resume and (checkpoints / run_folder.LAST_CHECKPOINT).exists():
         state = resume(trainer, model, schedule, checkpoints, log)
     history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
 
@@ -554,7 +538,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
                 if improved or cfg.select == "last":
                     selected = {"spec": model_to_json(scored), "model": scored.state_dict(), "epoch": epoch,
                                 "val_acc": val["acc"]}
-                    save_atomic(selected, checkpoints / SELECTED_CHECKPOINT)
+                    save_atomic(selected, checkpoints / run_folder.SELECTED_CHECKPOINT)
                 save_atomic(
                     {
                         "model": model.state_dict(),
@@ -570,7 +554,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
                         "epoch": epoch,
                         "config": asdict(cfg),
                     },
-                    checkpoints / LAST_CHECKPOINT,
+                    checkpoints / run_folder.LAST_CHECKPOINT,
                 )
             log(
                 f"epoch {epoch}/{cfg.epochs}: loss {fit['loss']:.4f} acc {fit['acc']:.4f} | "
@@ -581,7 +565,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
             )
     except KeyboardInterrupt:
         log(
-            f"\ninterrupted: {checkpoints / SELECTED_CHECKPOINT} holds the selected epoch so far; "
+            f"\ninterrupted: {checkpoints / run_folder.SELECTED_CHECKPOINT} holds the selected epoch so far; "
             f"continue with --resume, or run `realtime-fer export {out}`"
         )
         raise SystemExit(130) from None
@@ -591,7 +575,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
 def resume(trainer: Trainer, model: nn.Module, schedule, checkpoints: Path, log) -> dict:
     """Restore a run from ``checkpoints/last.pt``: weights, optimizer, schedule, EMA and every random
     state. Returns the checkpoint (its history, best accuracy, time and epoch)."""
-    state = torch.load(checkpoints / LAST_CHECKPOINT, weights_only=False)
+    state = torch.load(checkpoints / run_folder.LAST_CHECKPOINT, weights_only=False)
     world = trainer.world
     model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
@@ -607,9 +591,9 @@ def resume(trainer: Trainer, model: nn.Module, schedule, checkpoints: Path, log)
     elif world.distributed or ranks:
         log(f"note: resuming on {world.size} process(es) a run saved from {len(ranks) or 1}: "
             "the random augmentation does not continue as it would have")
-    old = checkpoints / OLD_SELECTED_CHECKPOINT
-    if world.main and old.is_file() and not (checkpoints / SELECTED_CHECKPOINT).is_file():
-        os.replace(old, checkpoints / SELECTED_CHECKPOINT)
+    old = checkpoints / run_folder.OLD_SELECTED_CHECKPOINT
+    if world.main and old.is_file() and not (checkpoints / run_folder.SELECTED_CHECKPOINT).is_file():
+        os.replace(old, checkpoints / run_folder.SELECTED_CHECKPOINT)
     log(f"resuming after epoch {state['epoch']} (best validation accuracy {state['best_acc']:.4f})")
     return state
 

@@ -1,25 +1,17 @@
-"""Network architectures (need torch). Importing this package registers every model."""
+"""The old name of :mod:`realtime_fer.architectures` (a *model* here is a trained folder); it keeps
+working, submodules included (``realtime_fer.models.spec``), with a deprecation note."""
 
-from realtime_fer.models import pair, paper, vgg  # noqa: F401  (importing registers them)
-from realtime_fer.models.registry import create_model, list_models, model_entry, register_model
-from realtime_fer.models.spec import (
-    count_macs,
-    count_parameters,
-    load_trained,
-    model_from_json,
-    model_to_json,
-    summary,
+import sys
+import warnings
+
+from realtime_fer import architectures
+from realtime_fer.architectures import *  # noqa: F403
+from realtime_fer.architectures import __all__, pair, paper, registry, spec, vgg  # noqa: F401
+
+warnings.warn(
+    "realtime_fer.models is now realtime_fer.architectures; the old name will go in a later release",
+    DeprecationWarning,
+    stacklevel=2,
 )
-
-__all__ = [
-    "count_macs",
-    "count_parameters",
-    "create_model",
-    "list_models",
-    "load_trained",
-    "model_entry",
-    "model_from_json",
-    "model_to_json",
-    "register_model",
-    "summary",
-]
+for _name in ("pair", "paper", "registry", "spec", "vgg"):
+    sys.modules[f"{__name__}.{_name}"] = getattr(architectures, _name)

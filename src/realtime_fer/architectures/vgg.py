@@ -9,8 +9,8 @@ matrix units are busiest with dense convolutions.
 
 from torch import Tensor, nn
 
+from realtime_fer.architectures.registry import register_model
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.models.registry import register_model
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:

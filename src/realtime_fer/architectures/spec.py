@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from realtime_fer.architectures.registry import create_model, model_entry
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE
-from realtime_fer.models.registry import create_model, model_entry
 from realtime_fer.preprocess import INPUT_SIZE
 
 FORMAT = "realtime-fer/1"

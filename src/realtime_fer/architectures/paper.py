@@ -8,8 +8,8 @@ The network returns logits; the exported ONNX graph appends the paper's softmax.
 
 from torch import Tensor, nn
 
+from realtime_fer.architectures.registry import register_model
 from realtime_fer.emotions import EMOTIONS
-from realtime_fer.models.registry import register_model
 
 KERAS_BN = {"momentum": 0.01, "eps": 1e-3}  # Keras momentum 0.99 is PyTorch momentum 0.01
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from realtime_fer.models.registry import create_model, register_model
+from realtime_fer.architectures.registry import create_model, register_model
 
 
 class MirrorPair(nn.Module):
