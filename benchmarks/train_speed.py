@@ -49,7 +49,7 @@ def ours(model_name: str, precision: str, batches: int) -> dict:
     torch.manual_seed(0)
     model = create_model(model_name).to(device, memory_format=torch.channels_last)
     order = torch.Generator().manual_seed(0)
-    trainer = Trainer(cfg, model, make_optimizer(cfg, model), device, amp_dtype, order)
+    trainer = Trainer(cfg, model, make_optimizer(cfg, model), device, order, amp_dtype)
     n = cfg.batch_size * batches
     x, y = np.random.default_rng(0).integers(0, 256, (n, 48, 48), np.uint8), torch.randint(0, 7, (n,))
     warmup = cfg.batch_size * WARMUP_BATCHES

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import realtime_fer
 from realtime_fer import serving_defaults
@@ -167,7 +168,8 @@ def predict(args: argparse.Namespace) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:  # a file on the way, no permission, ...
             raise SourceError(f"--out {out}: cannot create the folder ({error.strerror})") from None
-    results, failed, table = [], 0, []
+    results: list[dict[str, Any]] = []
+    failed, table = 0, []
     for name, problem in _image_names(args.images):
         try:
             if problem:

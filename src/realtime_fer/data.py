@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -92,9 +93,10 @@ class FaceSet:
 
     def select(self, mask: np.ndarray, source: str) -> "FaceSet":
         """The faces where ``mask`` is true; a contiguous run stays a view (memory-mapped if cached)."""
-        chosen = np.flatnonzero(mask)
-        if len(chosen) and chosen[-1] - chosen[0] + 1 == len(chosen):
-            chosen = slice(chosen[0], chosen[-1] + 1)
+        rows = np.flatnonzero(mask)
+        chosen: np.ndarray | slice = rows
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            chosen = slice(rows[0], rows[-1] + 1)
         return FaceSet(
             self.images[chosen],
             self.labels[chosen],
@@ -232,7 +234,7 @@ def _file_line(path: Path) -> str:
     return f"{path.name} {path.resolve()} {stat.st_size} {stat.st_mtime_ns}"
 
 
-def _listing(path: Path) -> tuple[str, object]:
+def _listing(path: Path) -> tuple[str, Any]:
     """A fingerprint of what is on disk plus whatever the loader needs to decode it."""
     if path.name == FERPLUS_CSV:
         return _fingerprint(["ferplus-csv", _file_line(path), _file_line(_fer2013_beside(path))]), None
@@ -242,9 +244,9 @@ def _listing(path: Path) -> tuple[str, object]:
         files = {e.name: e.stat() for e in _visible_entries(path) if e.is_file()}
         lines = ["ferplus-folder", *(f"{name} {s.st_size} {s.st_mtime_ns}" for name, s in files.items())]
         return _fingerprint(lines), files
-    files = _class_files(path)
-    lines = [f"{f.relative_to(path)} {label} {s.st_size} {s.st_mtime_ns}" for f, label, s in files]
-    return _fingerprint(lines), files
+    class_files = _class_files(path)
+    lines = [f"{f.relative_to(path)} {label} {s.st_size} {s.st_mtime_ns}" for f, label, s in class_files]
+    return _fingerprint(lines), class_files
 
 
 def _cached(path: Path, records: "RecordReader", use_cache: bool) -> FaceSet:
@@ -280,7 +282,7 @@ def _open(folder: Path, path: Path, fingerprint: str) -> FaceSet:
 
 # (face or None if unreadable, label, name, where it came from, FER+ votes or None) per record
 Record = tuple[np.ndarray | None, int, str, str, list[int] | None]
-RecordReader = Callable[[Path, object, int], Iterator[Record]]
+RecordReader = Callable[[Path, Any, int], Iterator[Record]]  # (path, its listing, first index)
 
 
 def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> Path:
@@ -342,7 +344,7 @@ def _build(folder: Path, path: Path, listing: object, records: RecordReader) -> 
 
 def _save_npz(path: Path, arrays: dict) -> None:
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{key: np.asarray(value) for key, value in arrays.items()})
+    np.savez(tmp, **{key: np.asarray(value) for key, value in arrays.items()})  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
@@ -351,7 +353,7 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _record_count(path: Path, listing: object) -> int:
+def _record_count(path: Path, listing: Any) -> int:
     """How many records ``path`` holds at most: its files, or the lines of its CSV."""
     if (path / FERPLUS_LABEL_FILE).is_file():
         path = path / FERPLUS_LABEL_FILE

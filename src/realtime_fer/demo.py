@@ -29,6 +29,8 @@ def demo_faces() -> tuple[tuple[str, np.ndarray], ...]:
         if not item.name.endswith(".png") or emotion not in EMOTION_INDEX:
             continue
         face = cv2.imdecode(np.frombuffer(item.read_bytes(), np.uint8), cv2.IMREAD_GRAYSCALE)
+        if face is None:
+            raise RuntimeError(f"the package's asset {item.name} is not an image (a broken install?)")
         face.flags.writeable = False
         faces.append((item.name, emotion, face))
     faces.sort(key=lambda f: (EMOTION_INDEX[f[1]], f[0]))

@@ -14,7 +14,7 @@ from 40 px; 1280 px wide for stills); ``haar-paper`` is the paper's call,
 ``detectMultiScale(gray, 1.3, 5)`` on the full frame.
 """
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def create_detector(
         raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    scored = {} if threshold is None else {"score_threshold": threshold}
+    scored: dict[str, Any] = {} if threshold is None else {"score_threshold": threshold}
     if name == "blazeface":
         from realtime_fer.detectors.blazeface import BlazeFaceDetector
 

@@ -41,7 +41,8 @@ class Teachers:
             raise ValueError(f"teacher views must be 0 (all) to {TTA_VIEWS[tta]} for {tta!r}; got {views}")
         self.networks = []
         for model in models:
-            network = load_trained(resolve_model_dir(model)).to(device, memory_format=torch.channels_last)
+            network = load_trained(resolve_model_dir(model))
+            network.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
             network.requires_grad_(False)
             self.networks.append(network)
         self.tta = tta
@@ -61,7 +62,7 @@ class Teachers:
             drawn = torch.rand(n, TTA_VIEWS[self.tta], generator=generator).argsort(1)[:, : self.views]
             views = views[(drawn * n + torch.arange(n)[:, None]).T.reshape(-1)]  # still view by view
         views = views.to(self.device, memory_format=torch.channels_last)
-        total = 0.0
+        total = torch.zeros(())
         with autocast(self.device, self.amp_dtype):
             for network in self.networks:
                 logits = network(views).float() / temperature

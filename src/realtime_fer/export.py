@@ -9,6 +9,7 @@ import logging
 import os
 import platform
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -217,8 +218,8 @@ def export_pair(first: str, second: str, data_path: str, out: str | os.PathLike,
     model = create_model(
         "mirror-pair", member=specs["first"]["architecture"], member_config=specs["first"].get("config", {})
     )
-    model.first.load_state_dict(networks["first"].state_dict())
-    model.second.load_state_dict(networks["second"].state_dict())
+    for role in ("first", "second"):
+        cast(nn.Module, getattr(model, role)).load_state_dict(networks[role].state_dict())
     out = Path(out)
     save_model(model.eval(), model_to_json(model), out)
 

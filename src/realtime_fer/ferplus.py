@@ -98,7 +98,7 @@ def vote_targets(votes: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
         kept = _processed(raw, mode)
         if kept is None:
             continue
-        emotions = np.array(kept, np.float64)[_TO_CLASSES]
+        emotions: np.ndarray = np.array(kept, np.float64)[_TO_CLASSES]
         if mode == "multi_target":
             emotions = (1 - MULTI_TARGET_EPSILON) * (emotions > 0) + MULTI_TARGET_EPSILON
         else:

@@ -73,7 +73,7 @@ def fastest(
         return Timed(known["precision"], open_session(graphs[known["precision"]]), known["ms"], True)
     sessions = {name: open_session(path) for name, path in graphs.items()}
     ms = time_sessions(sessions, batch)
-    precision = min(ms, key=ms.get)
+    precision = min(ms, key=lambda name: ms[name])
     write_cache(key, {"precision": precision, "ms": ms, "cpu": cpu_model(), "setting": setting,
                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return Timed(precision, sessions[precision], ms, False)

@@ -21,6 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from realtime_fer.choices import check_choice
 from realtime_fer.emotions import KNOWN_EMOTIONS
@@ -148,11 +149,10 @@ def model_classes(spec: dict, source: Path) -> tuple[str, ...]:
     """A ``model.json``'s ``classes``: at least two distinct names of :data:`KNOWN_EMOTIONS`, in the
     order of the graph's outputs."""
     classes = spec.get("classes")
-    valid = (
+    if not (
         isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
         and len(set(classes)) == len(classes)
-    )
-    if not valid:
+    ):
         raise ModelError(f"{source}: classes must be a list of at least 2 distinct names; got {classes!r}")
     if unknown := [name for name in classes if name not in KNOWN_EMOTIONS]:
         known = ", ".join(sorted(KNOWN_EMOTIONS))
@@ -196,7 +196,7 @@ def check_threshold(threshold: object) -> float:
     return float(threshold)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -213,11 +213,10 @@ def serving_tta(spec: dict, source: Path) -> str:
 def input_size(spec: dict, source: Path) -> int:
     """The side S of a ``model.json``'s input shape, which must be [1, S, S] (one grey channel)."""
     shape = spec.get("input", {}).get("shape") if isinstance(spec.get("input"), dict) else None
-    valid = (
+    if not (
         isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and n > 0 for n in shape)
         and shape[0] == 1 and shape[1] == shape[2]
-    )
-    if not valid:
+    ):
         raise ModelError(f"{source}: input.shape must be [1, S, S] (one grey channel, square); got {shape!r}")
     return shape[-1]
 

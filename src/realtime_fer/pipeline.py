@@ -92,7 +92,8 @@ class FaceEmotionPipeline:
         ids: list[int | None] = [None] * len(boxes)
         if self.tracker is not None:
             with self._tracker_lock:
-                ids, probabilities = self.tracker.update(boxes, probabilities)
+                tracked, probabilities = self.tracker.update(boxes, probabilities)
+            ids = list(tracked)
         faces = [self._face(box, p, i) for box, p, i in zip(boxes, probabilities, ids, strict=True)]
         end = time.perf_counter()
         self._local.timings = {

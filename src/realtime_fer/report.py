@@ -222,10 +222,11 @@ class Report:
             max(len(ids), 1), 2, figsize=(11, 0.4 + 1.3 * max(len(ids), 1)), squeeze=False,
             gridspec_kw={"width_ratios": [1, 9]},
         )
-        colours = plt.get_cmap("tab10").colors
+        colours = plt.get_cmap("tab10")(range(10))
         for (thumb_axis, axis), track_id in zip(axes[: len(ids)], ids, strict=True):
             track = self.tracks[track_id]
-            thumb_axis.imshow(track.thumbnail[..., ::-1])
+            if track.thumbnail is not None:
+                thumb_axis.imshow(track.thumbnail[..., ::-1])
             thumb_axis.set_axis_off()
             thumb_axis.set_title(f"track {track_id}", fontsize=9)
             grid, stacked = _on_grid(times, track.frames, np.stack(track.scores))

@@ -16,16 +16,17 @@ import time
 import warnings
 from dataclasses import InitVar, asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from realtime_fer import data, distributed, ferplus, run_folder
-from realtime_fer.architectures import create_model, model_entry, model_to_json
+from realtime_fer.architectures import create_model, identity, model_entry, model_to_json
 from realtime_fer.augment import augmentation, mixup
 from realtime_fer.choices import check_choice
 from realtime_fer.device import autocast, pick_device
@@ -198,7 +199,7 @@ def mixed_loss(
     """The mean of :func:`face_losses`; after mixup each face counts ``lam`` of its own target, the rest
     its partner's. ``targets``: class indices (N,) or distributions (N, classes)."""
     own = face_losses(logits, targets, label_smoothing, multi_target)
-    if partner is None:
+    if partner is None or lam is None:
         return own.mean()
     other = face_losses(logits, targets[partner], label_smoothing, multi_target)
     lam = lam.to(logits.device)
@@ -218,13 +219,18 @@ class Trainer:
     network: nn.Module  # what trains: the model, or its DDP wrapper under torchrun
     optimizer: torch.optim.Optimizer
     device: torch.device
+    order: torch.Generator  # shuffles each epoch, the same on every process
     amp_dtype: torch.dtype | None = None  # autocast to this; None: fp32
-    order: torch.Generator | None = None  # shuffles each epoch, the same on every process
     augment: torch.Generator | None = None  # augmentation and mixup, each process its own; None: order
     batch_schedule: Any = None  # a learning-rate schedule stepped after every batch
-    ema: nn.Module | None = None  # an AveragedModel updated after every batch
+    ema: AveragedModel | None = None  # averaged weights, updated after every batch
     teachers: Teachers | None = None
     world: World = ALONE
+
+    @property
+    def draws(self) -> torch.Generator:
+        """What augmentation and mixup draw from: ``augment``, else ``order``."""
+        return self.order if self.augment is None else self.augment
 
 
 class Tally:
@@ -236,11 +242,11 @@ class Tally:
     def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, str]:
         """Counts a batch; returns the running figures for a progress bar."""
         self.loss += loss.item() * len(targets)
-        self.correct += (logits.argmax(1) == class_indices(targets)).sum().item()
+        self.correct += int((logits.argmax(1) == class_indices(targets)).sum().item())
         self.seen += len(targets)
         speed = self.seen / (time.perf_counter() - self.start)
-        loss, accuracy = self.loss / self.seen, self.correct / self.seen
-        return {"loss": f"{loss:.3f}", "acc": f"{accuracy:.3f}", "img_s": f"{speed:.0f}"}
+        mean_loss, accuracy = self.loss / self.seen, self.correct / self.seen
+        return {"loss": f"{mean_loss:.3f}", "acc": f"{accuracy:.3f}", "img_s": f"{speed:.0f}"}
 
     def result(self, world: World, device: torch.device) -> dict:
         seconds = time.perf_counter() - self.start
@@ -258,7 +264,7 @@ def train_epoch(trainer: Trainer, faces: np.ndarray, labels: torch.Tensor, desc:
     t, cfg = trainer, trainer.cfg
     t.network.train()
     augment = augmentation(cfg.augment)
-    draws = t.order if t.augment is None else t.augment
+    draws = t.draws
     tally, teacher_seconds = Tally(), 0.0
     progress = tqdm(
         list(batches(len(labels), cfg.batch_size, t.order, t.world)),
@@ -392,18 +398,19 @@ def warm_start(model: nn.Module, init: str, log=print) -> None:
     Where the classes differ, the rows of the output layer are matched by class name: a class both
     know keeps its trained row, a new one (FER+'s contempt, say) keeps its fresh initialisation."""
     spec, state = read_init(init)
-    if spec["architecture"] != model.arch_name:
-        raise ValueError(f"--init {init} is a {spec['architecture']!r} network, not {model.arch_name!r}")
+    network = identity(model)
+    if spec["architecture"] != network.name:
+        raise ValueError(f"--init {init} is a {spec['architecture']!r} network, not {network.name!r}")
     old_classes = list(spec.get("classes", []))
-    rows = [(row, old_classes.index(name)) for row, name in enumerate(model.classes) if name in old_classes]
+    rows = [(row, old_classes.index(name)) for row, name in enumerate(network.classes) if name in old_classes]
     own = model.state_dict()
     for key, value in state.items():
         if key not in own:
-            raise ValueError(f"--init {init}: {key} is not a weight of {model.arch_name!r}")
+            raise ValueError(f"--init {init}: {key} is not a weight of {network.name!r}")
         mine = own[key]
-        sizes = (len(old_classes), len(model.classes))
+        sizes = (len(old_classes), len(network.classes))
         per_class = value.ndim > 0 and (value.shape[0], mine.shape[0]) == sizes
-        if old_classes != list(model.classes) and per_class and value.shape[1:] == mine.shape[1:]:
+        if old_classes != list(network.classes) and per_class and value.shape[1:] == mine.shape[1:]:
             for row, old_row in rows:  # the output layer: rows matched by class name
                 mine[row] = value[old_row]
         elif value.shape == mine.shape:
@@ -411,16 +418,14 @@ def warm_start(model: nn.Module, init: str, log=print) -> None:
         else:
             raise ValueError(f"--init {init}: {key} is {tuple(value.shape)}, not {tuple(mine.shape)}")
     model.load_state_dict(own)
-    new = [name for name in model.classes if name not in old_classes]
+    new = [name for name in network.classes if name not in old_classes]
     log(f"init: weights of {init}" + (f" (new output rows: {', '.join(new)})" if new else ""), flush=True)
 
 
-def make_ema(model: nn.Module, decay: float):
+def make_ema(model: nn.Module, decay: float) -> AveragedModel | None:
     """An exponential moving average of the weights (and BatchNorm statistics), or None."""
     if not decay:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
@@ -495,7 +500,7 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
     model = create_model(cfg.arch, train_set.classes)
     if cfg.init and not (cfg.resume and (checkpoints / run_folder.LAST_CHECKPOINT).exists()):
         warm_start(model, cfg.init, log)
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
     network = distributed.wrap(model, world, device, cfg.sync_bn)  # what trains: DDP under torchrun
     model = getattr(network, "module", network)
     augment = order
@@ -506,14 +511,15 @@ def _train(cfg: TrainConfig, world: World, device_name: str) -> TrainedRun | Non
     steps_per_epoch = -(-(len(y_train) // world.size) // (cfg.batch_size // world.size))
     schedule, per_batch = make_schedule(cfg, optimizer, steps_per_epoch)
     trainer = Trainer(
-        cfg, network, optimizer, device, amp_dtype, order, augment,
+        cfg, network, optimizer, device, order, amp_dtype, augment,
         batch_schedule=schedule if per_batch else None,
         ema=make_ema(model, cfg.ema),
         teachers=make_teachers(cfg, device, amp_dtype),
         world=world,
     )
-    scored = model if trainer.ema is None else trainer.ema.module  # the weights validated and exported
-    state = {"history": [], "best_acc": -1.0, "train_seconds": 0.0, "epoch": 0}
+    # the weights validated and exported
+    scored = model if trainer.ema is None else cast(nn.Module, trainer.ema.module)
+    state: dict[str, Any] = {"history": [], "best_acc": -1.0, "train_seconds": 0.0, "epoch": 0}
     if cfg.resume and (checkpoints / run_folder.LAST_CHECKPOINT).exists():
         state = resume(trainer, model, schedule, checkpoints, log)
     history, best_acc, train_seconds = state["history"], state["best_acc"], state["train_seconds"]
@@ -586,7 +592,7 @@ def resume(trainer: Trainer, model: nn.Module, schedule, checkpoints: Path, log)
     torch.set_rng_state(state["torch_rng"])
     ranks = state.get("ranks") or []
     if world.distributed and len(ranks) == world.size:
-        trainer.augment.set_state(ranks[world.rank]["augment"])
+        trainer.draws.set_state(ranks[world.rank]["augment"])
         torch.set_rng_state(ranks[world.rank]["torch_rng"])
     elif world.distributed or ranks:
         log(f"note: resuming on {world.size} process(es) a run saved from {len(ranks) or 1}: "

@@ -45,7 +45,7 @@ class VideoOut:
         self.path = Path(path)
         self.fps = fps
         self._tmp = temporary_name(self.path)
-        self._writer = None
+        self._writer: Any = None  # an OpenCV VideoWriter or an _H264Writer, opened at the first frame
         mp4 = self.path.suffix.lower() == ".mp4"
         self.codec = "h264" if mp4 and find_spec("av") else "mpeg4" if mp4 else "mjpeg"
         self.note = NO_PYAV if self.codec == "mpeg4" else None
@@ -60,7 +60,8 @@ class VideoOut:
             return _H264Writer(self._tmp, self.fps, width, height)
         import cv2
 
-        fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.codec == "mpeg4" else "MJPG"))
+        code = "mp4v" if self.codec == "mpeg4" else "MJPG"
+        fourcc = cv2.VideoWriter_fourcc(*code)  # type: ignore[attr-defined]  # not in OpenCV's stubs
         writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height))
         if not writer.isOpened():
             raise SourceError(f"cannot write video {str(self.path)!r}")

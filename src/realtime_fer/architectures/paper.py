@@ -6,18 +6,20 @@ where they matter: Glorot-uniform weights, zero biases, BatchNorm momentum 0.99 
 The network returns logits; the exported ONNX graph appends the paper's softmax.
 """
 
+from typing import cast
+
 from torch import Tensor, nn
 
 from realtime_fer.architectures.registry import register_model
 from realtime_fer.emotions import EMOTIONS
 
-KERAS_BN = {"momentum": 0.01, "eps": 1e-3}  # Keras momentum 0.99 is PyTorch momentum 0.01
+KERAS_MOMENTUM, KERAS_EPS = 0.01, 1e-3  # BatchNorm: Keras momentum 0.99 is PyTorch momentum 0.01
 
 
 def conv_block(in_channels: int, out_channels: int, kernel: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel, padding="same"),
-        nn.BatchNorm2d(out_channels, **KERAS_BN),
+        nn.BatchNorm2d(out_channels, eps=KERAS_EPS, momentum=KERAS_MOMENTUM),
         nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
         nn.Dropout(dropout),
@@ -27,7 +29,7 @@ def conv_block(in_channels: int, out_channels: int, kernel: int, dropout: float)
 def dense_block(in_features: int, out_features: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(in_features, out_features),
-        nn.BatchNorm1d(out_features, **KERAS_BN),
+        nn.BatchNorm1d(out_features, eps=KERAS_EPS, momentum=KERAS_MOMENTUM),
         nn.ReLU(inplace=True),
         nn.Dropout(dropout),
     )
@@ -49,9 +51,9 @@ class PaperCNN(nn.Module):
             nn.Linear(512, num_classes),
         )
         for module in self.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
+            if isinstance(module, nn.Conv2d | nn.Linear):  # each with a bias
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                nn.init.zeros_(cast(Tensor, module.bias))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))

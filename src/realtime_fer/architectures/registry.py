@@ -1,12 +1,12 @@
 """Architectures register under a name and are built by :func:`create_model` (timm style).
 
 Each entry carries the training defaults that reproduce its recipe, so ``realtime-fer train
---model NAME`` needs no other flags.
+--arch NAME`` needs no other flags.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -58,7 +58,22 @@ def create_model(name: str, classes: Sequence[str] = EMOTIONS, **config: Any) ->
     if tuple(classes) != EMOTIONS:
         config["num_classes"] = len(classes)
     model = model_entry(name).builder(**config)
-    model.arch_name = name
-    model.arch_config = dict(config)
-    model.classes = tuple(classes)
+    # nn.Module's __setattr__ is typed for tensors and modules; identity() reads these back typed
+    model.arch_name = name  # type: ignore[assignment]
+    model.arch_config = dict(config)  # type: ignore[assignment]
+    model.classes = tuple(classes)  # type: ignore[assignment]
     return model
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What :func:`create_model` records on a network: its architecture, config and classes."""
+
+    name: str
+    config: dict[str, Any]
+    classes: tuple[str, ...]
+
+
+def identity(model: nn.Module) -> Identity:
+    """The :class:`Identity` of a network :func:`create_model` built."""
+    return Identity(cast(str, model.arch_name), cast(dict, model.arch_config), cast(tuple, model.classes))

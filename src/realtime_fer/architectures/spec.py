@@ -2,12 +2,12 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
-from realtime_fer.architectures.registry import create_model, model_entry
+from realtime_fer.architectures.registry import create_model, identity, model_entry
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.model_folder import SPEC_FILE, WEIGHTS_FILE
 from realtime_fer.preprocess import INPUT_SIZE
@@ -18,21 +18,22 @@ FORMAT = "realtime-fer/1"
 def model_to_json(model: nn.Module) -> dict[str, Any]:
     """Everything needed to rebuild ``model`` and feed it: name, config, classes, input, and how
     it is served (``serving.tta``: the views of each face the recognizer averages, e.g. ``"flip"``)."""
+    network = identity(model)
     return {
         "format": FORMAT,
-        "architecture": model.arch_name,
-        "config": model.arch_config,
-        "classes": list(model.classes),
+        "architecture": network.name,
+        "config": network.config,
+        "classes": list(network.classes),
         "input": {"shape": [1, INPUT_SIZE, INPUT_SIZE], "range": [0.0, 1.0], "layout": "NCHW"},
         "output": "probabilities",
-        "serving": {"tta": model_entry(model.arch_name).serve_tta},
+        "serving": {"tta": model_entry(network.name).serve_tta},
     }
 
 
 def model_from_json(spec: dict[str, Any] | str | Path) -> nn.Module:
     """Rebuild an (untrained) model from a ``model.json`` dict or file, like Keras ``model_from_json``."""
     if not isinstance(spec, dict):
-        spec = json.loads(Path(spec).read_text())
+        spec = cast(dict[str, Any], json.loads(Path(spec).read_text()))
     if spec.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} model spec (format={spec.get('format')!r})")
     return create_model(spec["architecture"], spec.get("classes", EMOTIONS), **spec.get("config", {}))

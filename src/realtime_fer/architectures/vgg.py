@@ -7,6 +7,8 @@ dominates, and fewer, denser ops run faster on a CPU than many thin ones; on the
 matrix units are busiest with dense convolutions.
 """
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from realtime_fer.architectures.registry import register_model
@@ -57,7 +59,7 @@ class VGGStyleCNN(nn.Module):
 
 
 # the training recipe both sizes share; each adds its weight decay and length
-RECIPE = {
+RECIPE: dict[str, Any] = {
     "optimizer": "adamw",
     "lr": 2e-3,
     "batch_size": 128,

@@ -53,7 +53,8 @@ class HaarDetector:
         self.min_neighbors = min_neighbors
         self.min_size = min_size
         self.max_width = max_width
-        self.cascade_path = Path(cascade or Path(cv2.data.haarcascades) / DEFAULT_CASCADE)
+        default = Path(cv2.data.haarcascades) / DEFAULT_CASCADE  # type: ignore[attr-defined]
+        self.cascade_path = Path(cascade or default)
         self._pool: queue.SimpleQueue[cv2.CascadeClassifier] = queue.SimpleQueue()
         self._pool.put(self._load())  # fail now, not on the first frame
 

@@ -54,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     binds its port.
     """
     app = Flask(__name__)
-    app.json.sort_keys = False  # a face's scores keep the model's class order, as in `predict --json`
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # (the default provider's) a face's scores keep the model's class order, as in `predict --json`
     app.config.update(DEFAULTS)
     if app.config["DEBUG"]:  # Flask took it from FLASK_DEBUG in the environment
         log.warning("FLASK_DEBUG is ignored: realtime-fer never serves in debug mode")

@@ -144,7 +144,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int, int, int]:
     EXIF thumbnail are skipped by their length. Reaching FFD9 means the file was not cut short;
     bytes after it are tolerated, as decoders do.
     """
-    size = None
+    size: tuple[int, int, int, int] | None = None
     scans = 0
     pos = 2
     while True:
@@ -160,7 +160,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int, int, int]:
             pos += 2
             continue
         if marker == 0xD9:
-            if scans == 0:
+            if scans == 0 or size is None:  # a scan needs a frame header before it
                 raise ImageError("corrupt JPEG: it ends before any image data")
             return size
         if pos + 4 > len(data):

@@ -89,6 +89,8 @@ class Link:
     def drop(self) -> None:
         """Close the connection without sending what is left (from a request thread, as waitress's
         own idle-channel cleanup does: its loop closes the socket at its next turn)."""
+        if self._channel is None:  # not served by waitress: nothing to close here
+            return
         self._channel.will_close = True
         self._channel.server.pull_trigger()
 
