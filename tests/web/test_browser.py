@@ -198,7 +198,7 @@ def test_stream_page_shows_the_annotated_server_stream(server, page, tmp_path):
     while stream_status(server)["state"] != "idle" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert stream_status(server) | {"frames": 0} == {
-        "state": "idle", "viewers": 0, "error": None, "source": "demo", "frames": 0
+        "state": "idle", "viewers": 0, "error": None, "source": "demo", "frames": 0, "fps": None, "faces": []
     }
 
 
