@@ -28,15 +28,18 @@ _BAR_LENGTH = 60
 _SHOWN_WIDTH = 1280  # images larger than this are shown scaled down: draw larger to stay readable
 
 
-def annotate(frame: np.ndarray, faces: Iterable[Face], bars: bool = False) -> np.ndarray:
-    """A BGR copy of ``frame`` with every face drawn; ``bars`` adds each face's probabilities."""
+def annotate(
+    frame: np.ndarray, faces: Iterable[Face], bars: bool = False, numbered: bool = False
+) -> np.ndarray:
+    """A BGR copy of ``frame`` with every face drawn; ``bars`` adds each face's probabilities,
+    ``numbered`` starts each label with the face's place in ``faces`` (as the web page's face list)."""
     out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame.copy()
-    for face in faces:
-        draw_face(out, face, bars)
+    for number, face in enumerate(faces, 1):
+        draw_face(out, face, bars, number if numbered else None)
     return out
 
 
-def draw_face(frame: np.ndarray, face: Face, bars: bool = False) -> None:
+def draw_face(frame: np.ndarray, face: Face, bars: bool = False, number: int | None = None) -> None:
     """Draw one face on a BGR frame in place; on frames over 1280 px, everything grows with the frame."""
     x, y, w, h = face.box
     color = face_color(face)
@@ -44,7 +47,7 @@ def draw_face(frame: np.ndarray, face: Face, bars: bool = False) -> None:
     scale = float(np.clip(w / 220, 0.45, 0.9)) * zoom
     thickness = max(1, round(scale * 2.2))
     cv2.rectangle(frame, (x, y), (x + w, y + h), color, max(2, round(2 * zoom)))
-    _label(frame, face_label(face), (x, y), color, scale, thickness)
+    _label(frame, face_label(face, number), (x, y), color, scale, thickness)
     if bars:
         _bars(frame, face, (x, y, w, h), zoom)
 
@@ -54,9 +57,10 @@ def face_color(face: Face) -> Color:
     return UNCERTAIN_COLOR if face.uncertain else EMOTION_COLORS.get(face.emotion, (255, 255, 255))
 
 
-def face_label(face: Face) -> str:
-    """``"happy 87%"``, or ``"uncertain"``."""
-    return UNCERTAIN_LABEL if face.uncertain else f"{face.emotion} {face.confidence:.0%}"
+def face_label(face: Face, number: int | None = None) -> str:
+    """``"happy 87%"``, or ``"uncertain"``; with a ``number``, ``"#2 happy 87%"``."""
+    label = UNCERTAIN_LABEL if face.uncertain else f"{face.emotion} {face.confidence:.0%}"
+    return label if number is None else f"#{number} {label}"
 
 
 def _label(

@@ -3,7 +3,7 @@
 import numpy as np
 
 from realtime_fer.demo import background
-from realtime_fer.draw import EMOTION_COLORS, annotate
+from realtime_fer.draw import EMOTION_COLORS, annotate, face_label
 from realtime_fer.emotions import EMOTIONS
 from realtime_fer.pipeline import Face
 
@@ -62,3 +62,12 @@ def test_labels_on_large_images_grow_with_the_image():
     assert label_rows[0] >= 15
     # a 4000-px photo shown 1280 px wide shrinks 3x: its label must be about 3x taller to read the same
     assert label_rows[1] >= 2.5 * label_rows[0] and label_rows[1] >= 50
+
+
+def test_numbered_labels_start_with_the_face_s_place():
+    faces = [face((60, 150, 120, 120)), face((360, 150, 120, 120), "sad")]
+    assert [face_label(f, n) for n, f in enumerate(faces, 1)] == ["#1 happy 80%", "#2 sad 80%"]
+    frame = background()
+    plain = changed(frame, annotate(frame, faces))[125:145].any(0)
+    numbered = changed(frame, annotate(frame, faces, numbered=True))[125:145].any(0)
+    assert numbered.sum() > plain.sum() + 40  # each label is wider by its "#N "

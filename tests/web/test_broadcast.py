@@ -143,3 +143,19 @@ def test_close_stops_a_running_producer_and_waits_for_it():
     broadcast.close()
     assert broadcast.status()["state"] == "idle"
     assert not broadcast._thread.is_alive()
+
+
+def test_status_measures_the_rate_of_a_running_producer_and_latest_is_its_last_item():
+    producer = Producer()
+    broadcast = Broadcast(producer, idle_timeout=0)
+    assert broadcast.latest() is None and broadcast.status()["fps"] is None
+    with broadcast.join() as viewer:
+        for _ in range(6):
+            producer.gate.release()
+            assert viewer.next(timeout=5) is not None
+            time.sleep(0.05)  # about 20 items a second
+        status = broadcast.status()
+        assert status["state"] == "running" and 5 < status["fps"] <= 21
+        assert broadcast.latest() == 5
+    broadcast.close()
+    assert broadcast.latest() is None and broadcast.status()["fps"] is None  # stopped: no rate, no item

@@ -6,6 +6,7 @@ Uses Debian's ``chromium`` through PyPI playwright (no ``playwright install``). 
 
 import json
 import os
+import re
 import shutil
 import time
 import urllib.request
@@ -146,6 +147,203 @@ def test_webcam_page_labels_the_fake_camera_and_an_upload(server, page, tmp_path
     assert page.problems == []
 
 
+# Which face the live chart shows, as the page tells it: the caption, and the list item it names.
+CHARTED = """() => {
+    const caption = document.getElementById('live-caption').textContent;
+    const item = document.querySelector(`#faces li:nth-child(${caption.match(/^Face (\\d+)/)[1]})`);
+    return {
+        caption,
+        box: item.dataset.box.split(',').map(Number),
+        emotion: item.dataset.emotion,
+        pressed: item.querySelector('button').getAttribute('aria-pressed'),
+        top: document.querySelector('#live-bars li.top').dataset.emotion,
+    };
+}"""
+
+
+def charted(page) -> dict:
+    return page.evaluate(CHARTED)
+
+
+def chart_shows(page, box: list[int]) -> dict:
+    """What the chart shows once it shows the face at ``box`` (or after 5 s)."""
+    deadline = time.monotonic() + 5
+    while not same_place((now := charted(page))["box"], box) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    return now
+
+
+def caption_ends(page, text: str) -> None:
+    page.wait_for_function(
+        "(text) => document.getElementById('live-caption').textContent.endsWith(text)", arg=text
+    )
+
+
+def same_place(a: list[int], b: list[int]) -> bool:
+    """Whether two boxes are one face a few frames apart: each one's centre lies in the other."""
+    def holds(box, other):
+        cx, cy = other[0] + other[2] / 2, other[1] + other[3] / 2
+        return box[0] <= cx <= box[0] + box[2] and box[1] <= cy <= box[1] + box[3]
+    return holds(a, b) and holds(b, a)
+
+
+def click_box(page, number: int, shown_on: str, mirrored: bool) -> list[int]:
+    """Click the middle of face ``number``'s box (from the list) where the element ``shown_on`` (the
+    <video> or the stream's <img>) shows it; returns the box."""
+    box, (left, top, width), pixels = page.evaluate(
+        """([number, id]) => {
+            const element = document.getElementById(id);
+            const rect = element.getBoundingClientRect();
+            return [
+                document.querySelector(`#faces li:nth-child(${number})`).dataset.box.split(',').map(Number),
+                [rect.left, rect.top, rect.width],
+                element.videoWidth || element.naturalWidth,
+            ];
+        }""",
+        [number, shown_on],
+    )
+    x, y, w, h = box
+    scale = width / pixels
+    centre_x = (pixels - x - w / 2 if mirrored else x + w / 2) * scale
+    page.mouse.click(left + centre_x, top + (y + h / 2) * scale)
+    return box
+
+
+def numbered_alike(page, list_id: str, canvas_id: str) -> None:
+    """The labels drawn on the canvas are the list's, in its order, each with the list's number."""
+    items, labels = page.evaluate(
+        """([list, canvas]) => [
+            [...document.querySelectorAll(`#${list} li`)].map(li => [li.dataset.number, li.textContent]),
+            JSON.parse(document.getElementById(canvas).dataset.labels || '[]'),
+        ]""",
+        [list_id, canvas_id],
+    )
+    assert len(items) >= 2
+    assert [number for number, _ in items] == [str(n) for n in range(1, len(items) + 1)]
+    expected = []
+    for number, text in items:
+        prefix = f"Face {number}: "
+        assert text.startswith(prefix), text
+        expected.append(f"#{number} {text[len(prefix):]}")
+    assert labels == expected
+
+
+def test_boxes_carry_the_numbers_of_the_face_list_and_upload_labels_are_readable(server, page, tmp_path):
+    page.goto(server + "/")
+    page.wait_for_function("() => document.querySelectorAll('#faces li[data-emotion]').length >= 2")
+    numbered_alike(page, "faces", "overlay")
+    image = tmp_path / "three.jpg"
+    image.write_bytes(encode(demo.demo_scene(0, size=(2048, 1536))[0]))  # drawn at 1280 px, shown smaller
+    page.set_input_files("#file", str(image))
+    page.wait_for_function("() => document.querySelectorAll('#upload-faces li').length >= 2")
+    numbered_alike(page, "upload-faces", "upload-canvas")
+    shown_px = page.evaluate(
+        "() => { const c = document.getElementById('upload-canvas');"
+        " return c.dataset.labelPx * c.getBoundingClientRect().width / c.width; }"
+    )
+    assert shown_px >= 12  # label text at least 12 CSS pixels high as shown
+    assert re.fullmatch(r"Face \d \(largest\)", page.text_content("#upload-caption"))
+    assert page.problems == []
+
+
+def test_the_chart_follows_the_face_clicked_in_the_list_or_on_its_box(server, page):
+    page.goto(server + "/")
+    page.wait_for_function("() => document.querySelectorAll('#faces li[data-emotion]').length >= 3")
+    assert re.fullmatch(r"Face \d \(largest\)", charted(page)["caption"])
+    assert charted(page)["pressed"] == "false"
+
+    # a click in the list: the chart shows that face (it drifts, and is found again in each frame)
+    clicked = [int(v) for v in page.get_attribute("#faces li:nth-child(1)", "data-box").split(",")]
+    page.click("#faces li:nth-child(1) button")
+    caption_ends(page, "(chosen)")
+    now = charted(page)
+    assert now["pressed"] == "true" and now["top"] == now["emotion"] and same_place(now["box"], clicked)
+
+    # a click on a box (the video and its boxes are mirrored): the chart shows that face
+    box = click_box(page, 3, "video", mirrored=True)
+    now = chart_shows(page, box)
+    assert now["caption"].endswith("(chosen)") and same_place(now["box"], box)
+
+    # clicking the chosen face again goes back to the largest
+    page.click(f"#faces li:nth-child({now['caption'].split()[1]}) button")
+    caption_ends(page, "(largest)")
+    assert page.problems == []
+
+
+def test_the_chart_falls_back_to_the_largest_when_the_chosen_face_leaves(server, page):
+    small = {"box": [40, 40, 80, 80], "emotion": "sad", "confidence": 0.9, "uncertain": False,
+             "scores": {"sad": 0.9, "happy": 0.1}}
+    large = {"box": [300, 100, 200, 200], "emotion": "happy", "confidence": 0.8, "uncertain": False,
+             "scores": {"sad": 0.2, "happy": 0.8}}
+    answer = {"faces": [small, large]}
+
+    def fake_server(route):  # the server's answers, with faces that come and go on cue
+        route.fulfill(json={**answer, "timings_ms": {"total": 1.0}, "image": {"width": 640, "height": 480}})
+
+    page.route("**/api/predict?video=1", fake_server)
+    page.goto(server + "/")
+    caption_ends(page, "Face 2 (largest)")
+    page.click("#faces li:nth-child(1) button")
+    caption_ends(page, "Face 1 (chosen)")
+    assert charted(page)["top"] == "sad"
+    answer["faces"] = [large]
+    caption_ends(page, "Face 1 (largest; the chosen face is out of view)")
+    assert charted(page)["top"] == "happy" and page.text_content("#top-emotion") == "happy 80%"
+    answer["faces"] = [large, small]  # back, now second in the list
+    caption_ends(page, "Face 2 (chosen)")
+    assert charted(page)["top"] == "sad"
+    assert page.problems == []
+
+
+def test_pause_sends_no_frames_and_keeps_the_last_result(server, page):
+    page.goto(server + "/")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.frames) >= 3")
+    sent = []
+    page.on("request", lambda request: "/api/predict" in request.url and sent.append(request.url))
+    page.click("#pause")
+    assert page.get_attribute("#app", "data-state") == "paused"
+    assert page.text_content("#pause") == "Resume" and page.get_attribute("#pause", "aria-pressed") == "true"
+    page.wait_for_timeout(300)  # a request already in flight at the click may still be reported
+    shown = page.evaluate("() => [document.getElementById('app').dataset.frames,"
+                          " document.getElementById('faces').textContent]")
+    del sent[:]
+    page.wait_for_timeout(1500)
+    assert sent == []
+    assert page.evaluate("() => [document.getElementById('app').dataset.frames,"
+                         " document.getElementById('faces').textContent]") == shown
+    assert page.evaluate("() => document.getElementById('video').paused")
+    page.click("#pause")
+    page.wait_for_function("(n) => Number(document.getElementById('app').dataset.frames) > n",
+                           arg=int(shown[0]) + 2)
+    assert sent and page.get_attribute("#app", "data-state") == "running"
+    assert page.problems == []
+
+
+def test_the_camera_menu_lists_the_fake_camera_and_switching_restarts_it(server, page):
+    page.add_init_script(  # record what the page asks the browser for
+        "const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);"
+        "window.asked = [];"
+        "navigator.mediaDevices.getUserMedia = (c) => { window.asked.push(c); return open(c); };"
+    )
+    page.goto(server + "/")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.frames) >= 1")
+    in_use = page.evaluate(
+        "() => (window.track = document.getElementById('video').srcObject.getVideoTracks()[0])"
+        ".getSettings().deviceId"
+    )
+    options = page.eval_on_selector_all("#camera option", "os => os.map(o => [o.value, o.selected, o.text])")
+    assert len(options) == 1 and options[0][:2] == [in_use, True] and options[0][2]
+    assert page.is_disabled("#camera")  # one camera: nothing to choose
+    # choosing it (as a visitor with two cameras would choose the other) reopens that very device
+    page.evaluate("(id) => { const menu = document.getElementById('camera');"
+                  " menu.value = id; menu.dispatchEvent(new Event('change')); }", in_use)
+    page.wait_for_function("() => window.asked.length === 2 && window.track.readyState === 'ended'")
+    assert page.evaluate("() => window.asked[1].video.deviceId") == {"exact": in_use}
+    frames = int(page.get_attribute("#app", "data-frames"))
+    page.wait_for_function("(n) => Number(document.getElementById('app').dataset.frames) > n", arg=frames + 2)
+    assert page.problems == []
+
+
 def test_an_eight_class_model_gets_eight_bars_and_grey_uncertain_faces(
     start_server, page, tmp_path, eight_class_model
 ):
@@ -183,22 +381,37 @@ def test_denied_camera_gets_a_friendly_message_and_uploads_still_work(server, pa
     assert page.problems == []
 
 
-def test_stream_page_shows_the_annotated_server_stream(server, page, tmp_path):
+def test_stream_page_shows_the_annotated_server_stream_its_fps_and_faces(server, page, tmp_path):
+    polls = []
+    page.on("request", lambda request: "/api/stream_status" in request.url and polls.append(request.url))
+    opened = time.monotonic()
     page.goto(server + "/stream")
     page.wait_for_selector("#app[data-state='live']")
     page.wait_for_function("() => document.getElementById('feed').naturalWidth === 640")
     assert page.is_hidden("#stream-notice")
+    # the latest frame's faces (the demo has three) and the rate the server produces frames at
+    page.wait_for_function("() => document.querySelectorAll('#faces li[data-emotion]').length === 3")
+    page.wait_for_function("() => parseFloat(document.getElementById('fps').textContent) > 0")
+    assert re.fullmatch(r"Face [123] \(largest\)", page.text_content("#live-caption"))
+    page.click("#faces li:nth-child(3) button")
+    caption_ends(page, "(chosen)")
+    assert charted(page)["pressed"] == "true"
+    box = click_box(page, 1, "feed", mirrored=False)
+    now = chart_shows(page, box)
+    assert now["caption"].endswith("(chosen)") and same_place(now["box"], box)
     page.wait_for_timeout(1000)  # let the demo's faces settle into their smoothed labels
     screenshot(page, tmp_path, "stream")
     assert page.problems == []
     assert stream_status(server)["viewers"] == 1
     # leaving the page drops the connection; the server notices and releases the source
+    watched, polled = time.monotonic() - opened, len(polls)
     page.goto("about:blank")
+    assert 2 <= polled <= 4 * watched + 1  # one poll at a time, 250 ms apart: at most four a second
     deadline = time.monotonic() + 10
     while stream_status(server)["state"] != "idle" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert stream_status(server) | {"frames": 0} == {
-        "state": "idle", "viewers": 0, "error": None, "source": "demo", "frames": 0
+        "state": "idle", "viewers": 0, "error": None, "source": "demo", "frames": 0, "fps": None, "faces": []
     }
 
 

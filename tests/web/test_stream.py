@@ -100,6 +100,24 @@ def test_viewers_share_one_reader_that_stops_when_nobody_watches(config, monkeyp
     assert opened == ["demo", "demo"]
 
 
+def test_the_status_has_the_latest_frame_s_faces_and_fps_while_someone_watches(client):
+    assert client.get("/api/stream_status").json | {"frames": 0} == {
+        "source": "demo", "state": "idle", "error": None, "viewers": 0, "frames": 0, "fps": None, "faces": []
+    }
+    watching = client.get("/video_feed", buffered=False)
+    chunks = watching.response
+    for _ in range(5):
+        next(chunks)
+    status = client.get("/api/stream_status").json
+    assert status["state"] == "running" and 0 < status["fps"] <= 20  # the demo plays at 15 fps
+    assert len(status["faces"]) == 3  # the demo's three, tracked
+    for face in status["faces"]:
+        assert set(face) == {"box", "emotion", "confidence", "uncertain", "scores", "track_id"}
+    watching.close()
+    assert wait_for(lambda: client.get("/api/stream_status").json["state"] == "idle")
+    assert client.get("/api/stream_status").json["faces"] == []
+
+
 @pytest.mark.parametrize(("source", "message"), [
     ("missing.mp4", "not found"),
     ("9", "cannot open camera 9"),

@@ -1,4 +1,5 @@
-"""The JSON API: /api/predict (an image in, faces out), /api/stream_status and /healthz."""
+"""The JSON API: /api/predict (an image in, faces out), /api/stream_status (the stream's state and
+faces) and /healthz."""
 
 import time
 
@@ -85,9 +86,12 @@ def _form_upload() -> bytes:
 
 @bp.get("/api/stream_status")
 def stream_status():
-    """The server-side stream: ``state`` (starting, running, idle, ended, failed) and ``error``."""
+    """The server-side stream: ``state`` (starting, running, idle, ended, failed), ``error``, ``fps``
+    and the latest frame's ``faces`` (in the order they are numbered on it; empty unless running)."""
     shared = services()
-    return jsonify(source=shared.source_name, **shared.broadcast.status())
+    frame = shared.broadcast.latest()
+    faces = [face.to_dict() for face in frame.faces] if frame else []
+    return jsonify(source=shared.source_name, **shared.broadcast.status(), faces=faces)
 
 
 @bp.get("/healthz")

@@ -62,6 +62,8 @@ class Broadcast:
         self._error: str | None = None
         self._item: Any = None
         self._count = 0  # items published so far, over all runs
+        self._published_at: float | None = None  # when the current run published its last item
+        self._fps: float | None = None  # the current run's items per second, smoothed
         self._viewers = 0
         self._last_left = time.monotonic()
         self._closing = False
@@ -76,12 +78,20 @@ class Broadcast:
             thread.join(timeout)
 
     def status(self) -> dict[str, Any]:
-        """``state``, ``error`` (of a failed run), ``viewers`` and ``frames`` published so far."""
+        """``state``, ``error`` (of a failed run), ``viewers``, ``frames`` published so far and ``fps``,
+        the rate the running producer publishes them at (``None`` while it is not running)."""
         with self._cond:
+            running = self._state == RUNNING
             return {
                 "state": self._state, "error": self._error,
                 "viewers": self._viewers, "frames": self._count,
+                "fps": round(self._fps, 1) if running and self._fps else None,
             }
+
+    def latest(self) -> Any | None:
+        """The running producer's latest item, or ``None`` while it is not running."""
+        with self._cond:
+            return self._item if self._state == RUNNING else None
 
     def join(self) -> "Viewer":
         """A new viewer, starting the producer if it is not running; :class:`Busy` when full."""
@@ -107,6 +117,7 @@ class Broadcast:
         previous = self._thread
         self._run += 1
         self._state, self._error, self._item = STARTING, None, None
+        self._published_at = self._fps = None
         self._thread = threading.Thread(
             target=self._loop, args=(previous, self._run), name=f"broadcast-{self._run}", daemon=True
         )
@@ -124,6 +135,7 @@ class Broadcast:
                     self._item = item
                     self._count += 1
                     self._state = RUNNING
+                    self._measure(time.monotonic())
                     self._cond.notify_all()
                     idle = time.monotonic() - self._last_left
                     if self._closing or (self._viewers == 0 and idle > self.idle_timeout):
@@ -141,6 +153,13 @@ class Broadcast:
                 close()  # releases the source (a generator's finally / with blocks run now)
         with self._cond:
             self._stop(state, error)
+
+    def _measure(self, now: float) -> None:
+        """Fold the time since the last item into the smoothed rate (lock held)."""
+        if self._published_at is not None and now > self._published_at:
+            rate = 1 / (now - self._published_at)
+            self._fps = rate if self._fps is None else 0.9 * self._fps + 0.1 * rate
+        self._published_at = now
 
     def _stop(self, state: str, error: str | None) -> None:
         """End the current run (lock held) and wake every viewer so they can finish."""

@@ -8,7 +8,9 @@ from pathlib import Path
 import cv2
 from flask import current_app
 
+from realtime_fer import draw
 from realtime_fer.detector import FaceDetector, create_detector
+from realtime_fer.face import Face
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
 from realtime_fer.sources import SourceError, open_source, redact
@@ -27,6 +29,14 @@ class Services:
     broadcast: Broadcast  # the server-side source, read once for every viewer
     source_name: str  # the source as visitors may see it
     gate: Gate  # bounds the uploads decoded and analysed at once
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """One frame of the server-side stream: the annotated JPEG and the faces numbered on it, in order."""
+
+    jpeg: bytes
+    faces: list[Face]
 
 
 def build(config: dict) -> Services:
@@ -49,7 +59,7 @@ def build(config: dict) -> Services:
     video = FaceEmotionPipeline(live, detector, budget=budget)
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_jpegs, source, live, video.detector, public_name(source), budgeted),
+        partial(annotated_frames, source, live, video.detector, public_name(source), budgeted),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
@@ -62,11 +72,11 @@ def build(config: dict) -> Services:
     return Services(stills, video, broadcast, public_name(source), gate)
 
 
-def annotated_jpegs(
+def annotated_frames(
     spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str, budgeted: bool
-) -> Iterator[bytes]:
-    """Annotated JPEG frames of one pass over the source, with tracking so labels hold steady, and
-    (``budgeted``) the views each frame can afford at the source's frame rate."""
+) -> Iterator[StreamFrame]:
+    """Annotated, numbered frames of one pass over the source, with tracking so labels hold steady,
+    and (``budgeted``) the views each frame can afford at the source's frame rate."""
     try:
         source = open_source(spec, realtime=True)  # files and the demo play at their own pace
     except SourceError as error:
@@ -75,11 +85,12 @@ def annotated_jpegs(
     pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True, budget=budget)
     with source:
         for frame in source:
-            annotated = pipeline.annotate(frame, pipeline.process(frame))
+            faces = pipeline.process(frame)
+            annotated = draw.annotate(frame, faces, numbered=True)
             ok, jpeg = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for a {annotated.shape} frame")
-            yield jpeg.tobytes()
+            yield StreamFrame(jpeg.tobytes(), faces)
 
 
 def public_name(source: str) -> str:

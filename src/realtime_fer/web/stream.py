@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 
 from realtime_fer.web.broadcast import ENDED, Busy, Viewer
 from realtime_fer.web.errors import json_error
-from realtime_fer.web.services import services
+from realtime_fer.web.services import StreamFrame, services
 
 bp = Blueprint("stream", __name__)
 log = logging.getLogger(__name__)
@@ -95,11 +95,11 @@ class Link:
         self._channel.server.pull_trigger()
 
 
-def _parts(first: bytes, viewer: Viewer, timeout: float, link: Link) -> Iterator[bytes]:
-    """One multipart part per JPEG until the run ends (or stalls for ``timeout`` s), then the
+def _parts(first: StreamFrame, viewer: Viewer, timeout: float, link: Link) -> Iterator[bytes]:
+    """One multipart part per frame's JPEG until the run ends (or stalls for ``timeout`` s), then the
     closing boundary, so a client can tell a finished stream from a dropped connection."""
-    jpeg: bytes | None = first
-    while jpeg is not None:
+    frame: StreamFrame | None = first
+    while frame is not None:
         try:
             ready = link.ready()
         except TimeoutError as error:
@@ -107,21 +107,22 @@ def _parts(first: bytes, viewer: Viewer, timeout: float, link: Link) -> Iterator
             link.drop()
             return
         if ready:  # else skip this frame, as a slow viewer skips the frames it was too slow for
+            jpeg = frame.jpeg
             yield (
                 f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
                 + jpeg
                 + b"\r\n"
             )
-        jpeg = _next(viewer, timeout, link)
+        frame = _next(viewer, timeout, link)
     if not link.gone():
         yield f"--{BOUNDARY}--\r\n".encode()
 
 
-def _next(viewer: Viewer, timeout: float, link: Link) -> bytes | None:
+def _next(viewer: Viewer, timeout: float, link: Link) -> StreamFrame | None:
     """The next frame, or ``None`` when the run is over, the client has gone, or after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not link.gone():
-        jpeg = viewer.next(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-        if jpeg is not None or viewer.over or time.monotonic() >= deadline:
-            return jpeg
+        frame = viewer.next(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        if frame is not None or viewer.over or time.monotonic() >= deadline:
+            return frame
     return None

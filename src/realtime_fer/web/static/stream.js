@@ -1,5 +1,6 @@
-// The server's MJPEG stream in an <img>. An <img> cannot say why a stream stopped, so the page
-// asks /api/stream_status whenever the image fails and every few seconds while it plays.
+// The server's MJPEG stream in an <img>, with its fps and the faces of its latest frame beside it.
+// An <img> cannot say why a stream stopped, so the page asks /api/stream_status whenever the image
+// fails, and a few times a second while it plays (one request at a time), for the faces too.
 "use strict";
 
 (() => {
@@ -7,7 +8,15 @@
   const feed = document.getElementById("feed");
   const notice = document.getElementById("stream-notice");
   const reconnect = document.getElementById("reconnect");
-  const POLL_MS = 2000;
+  const fpsOut = document.getElementById("fps");
+  const panel = FER.facePanel({
+    list: document.getElementById("faces"),
+    bars: document.getElementById("live-bars"),
+    caption: document.getElementById("live-caption"),
+    lead: document.getElementById("top-emotion"),
+  });
+  const POLL_MS = 250; // at most four status requests a second per viewer
+  let faces = []; // the latest frame's, in the order the server numbers them on the image
 
   function setState(state, message = "") {
     app.dataset.state = state;
@@ -25,14 +34,37 @@
   }
 
   async function poll() {
+    let status;
     try {
       const response = await fetch(app.dataset.statusUrl, { cache: "no-store" });
-      const status = await response.json();
-      const over = describe(status);
-      if (over) setState(...over);
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      status = await response.json();
     } catch {
       setState("failed", "The server cannot be reached.");
+      return;
     }
+    const over = describe(status);
+    if (over) {
+      setState(...over);
+      return;
+    }
+    fpsOut.textContent = status.fps ? status.fps.toFixed(1) : "–";
+    faces = status.faces;
+    panel.show(faces);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  let watching = false;
+
+  /** Poll while the stream plays; a second call while one loop runs does nothing. */
+  async function watch() {
+    if (watching) return;
+    watching = true;
+    while (app.dataset.state === "live") {
+      await poll();
+      await sleep(POLL_MS);
+    }
+    watching = false;
   }
 
   function connect() {
@@ -44,16 +76,17 @@
   // Chromium fires "load" for the first frame and nothing when the stream ends, so the status is
   // polled while the stream plays to notice its end.
   feed.addEventListener("load", () => {
-    if (app.dataset.state === "connecting") setState("live");
+    if (app.dataset.state !== "connecting") return;
+    setState("live");
+    watch();
   });
   feed.addEventListener("error", () => {
     setState("failed", "The stream is not available.");
     poll();
   });
+  feed.addEventListener("click", (event) => panel.choose(
+    FER.faceAt(event, feed, feed.naturalWidth, feed.naturalHeight, faces.map((face) => face.box))));
   reconnect.addEventListener("click", connect);
-  setInterval(() => {
-    if (app.dataset.state === "live") poll();
-  }, POLL_MS);
 
   connect();
 })();

@@ -1,6 +1,7 @@
 // The visitor's own camera: grab a frame from the <video>, POST it as JPEG, draw the answer, repeat.
 // Only one request is in flight at a time, so the loop runs as fast as the server answers and no
-// faster. The state of the page is exposed on <main data-state=...> for tests and styling.
+// faster; Pause stops it (nothing is sent) and freezes the video under the last answer. The state
+// of the page is exposed on <main data-state=...> for tests and styling.
 "use strict";
 
 (() => {
@@ -10,9 +11,14 @@
   const notice = document.getElementById("camera-notice");
   const fpsOut = document.getElementById("fps");
   const latencyOut = document.getElementById("latency");
-  const topEmotion = document.getElementById("top-emotion");
-  const liveBars = document.getElementById("live-bars");
-  const faceList = document.getElementById("faces");
+  const pauseButton = document.getElementById("pause");
+  const cameraSelect = document.getElementById("camera");
+  const panel = FER.facePanel({
+    list: document.getElementById("faces"),
+    bars: document.getElementById("live-bars"),
+    caption: document.getElementById("live-caption"),
+    lead: document.getElementById("top-emotion"),
+  });
   const predictUrl = app.dataset.predictUrl;
   const MAX_CAPTURE_WIDTH = 640; // larger frames cost upload time and the detector downsizes anyway
   const capture = document.createElement("canvas");
@@ -21,7 +27,12 @@
     app.dataset.state = state;
     notice.textContent = message;
     notice.hidden = !message;
+    pauseButton.disabled = !["running", "retrying", "paused"].includes(state);
+    pauseButton.textContent = state === "paused" ? "Resume" : "Pause";
+    pauseButton.setAttribute("aria-pressed", state === "paused");
   }
+
+  const analysing = () => app.dataset.state === "running" || app.dataset.state === "retrying";
 
   /** A friendly explanation for each way getUserMedia can fail. */
   function cameraProblem(error) {
@@ -40,16 +51,19 @@
     }
   }
 
-  async function startCamera() {
+  /** Open the camera `deviceId` (default: the one facing the user) and analyse it. */
+  async function startCamera(deviceId = "") {
     if (!navigator.mediaDevices?.getUserMedia) {
       // browsers only offer cameras to secure pages: https:// or http://localhost
       setState("no-camera", "This browser offers no camera on this page. Open it via " +
         "http://localhost or https://, or analyse an image below.");
       return;
     }
+    for (const track of video.srcObject?.getTracks() ?? []) track.stop();
+    const choice = deviceId ? { deviceId: { exact: deviceId } } : { facingMode: "user" };
     try {
       video.srcObject = await navigator.mediaDevices.getUserMedia({
-        video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, ...choice },
         audio: false,
       });
       await video.play();
@@ -57,8 +71,18 @@
       setState(...cameraProblem(error));
       return;
     }
+    await listCameras();
     setState("running");
     loop();
+  }
+
+  /** Offer every camera (their names are known once access is granted), the one in use selected. */
+  async function listCameras() {
+    const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    const current = video.srcObject.getVideoTracks()[0]?.getSettings().deviceId;
+    cameraSelect.replaceChildren(...cameras.map((camera, i) =>
+      new Option(camera.label || `Camera ${i + 1}`, camera.deviceId, false, camera.deviceId === current)));
+    cameraSelect.disabled = cameras.length < 2;
   }
 
   const nextFrame = () => new Promise((resolve) => requestAnimationFrame(resolve));
@@ -82,30 +106,34 @@
     ctx.clearRect(0, 0, overlay.width, overlay.height);
     // the video is mirrored like a looking glass, so the boxes are too
     FER.drawFaces(ctx, result.faces, overlay.width / result.image.width, result.image.width);
-    const face = FER.largestFace(result.faces);
-    FER.renderBars(liveBars, face);
-    FER.renderFaceList(faceList, result.faces);
-    topEmotion.textContent = face ? FER.labelOf(face) : "No face in view";
-    topEmotion.dataset.emotion = face ? face.emotion : "";
-    topEmotion.dataset.uncertain = Boolean(face?.uncertain);
+    panel.show(result.faces);
     latencyOut.textContent = Math.round(result.timings_ms.total);
     app.dataset.faces = result.faces.length;
     app.dataset.frames = Number(app.dataset.frames) + 1;
   }
 
+  let looping = false;
+
+  /** Analyse frames while the state says so; a second call while one loop runs does nothing. */
   async function loop() {
+    if (looping) return;
+    looping = true;
     let last = performance.now();
     let fps = 0;
-    while (app.dataset.state === "running" || app.dataset.state === "retrying") {
+    while (analysing()) {
       // requestAnimationFrame also pauses the loop while the tab is hidden
       await nextFrame();
       if (video.readyState < video.HAVE_CURRENT_DATA || !video.videoWidth) continue;
       try {
         const blob = await grab();
+        if (!analysing()) break; // paused meanwhile: send nothing
         // video=1: a camera frame gets one fast detector pass, not a still's search for small faces
-        show(await FER.predict(`${predictUrl}?video=1`, blob, { "Content-Type": "image/jpeg" }));
+        const result = await FER.predict(`${predictUrl}?video=1`, blob, { "Content-Type": "image/jpeg" });
+        if (!analysing()) break; // paused meanwhile: the answer shown at the pause stays
+        show(result);
         if (app.dataset.state !== "running") setState("running");
       } catch (error) {
+        if (!analysing()) break;
         setState("retrying", `The server did not answer (${error.message}); retrying…`);
         await sleep(1000);
         continue;
@@ -115,7 +143,22 @@
       last = now;
       fpsOut.textContent = fps.toFixed(1);
     }
+    looping = false;
   }
+
+  pauseButton.addEventListener("click", () => {
+    if (app.dataset.state === "paused") {
+      setState("running");
+      video.play();
+      loop();
+    } else {
+      setState("paused");
+      video.pause(); // the frame under the last answer stays
+    }
+  });
+  cameraSelect.addEventListener("change", () => startCamera(cameraSelect.value));
+  overlay.addEventListener("click", (event) =>
+    panel.choose(FER.faceAt(event, overlay, overlay.width, overlay.height, overlay.faceAreas || [])));
 
   // --- one image, dropped or chosen ---
   const drop = document.getElementById("drop");
@@ -125,6 +168,13 @@
   const uploadCanvas = document.getElementById("upload-canvas");
   const uploadStats = document.getElementById("upload-stats");
   const MAX_PREVIEW_WIDTH = 1280;
+  const uploadPanel = FER.facePanel({
+    list: document.getElementById("upload-faces"),
+    bars: document.getElementById("upload-bars"),
+    caption: document.getElementById("upload-caption"),
+  });
+  uploadCanvas.addEventListener("click", (event) => uploadPanel.choose(
+    FER.faceAt(event, uploadCanvas, uploadCanvas.width, uploadCanvas.height, uploadCanvas.faceAreas || [])));
 
   function showUploadError(message) {
     uploadError.textContent = message;
@@ -151,15 +201,14 @@
       const scale = Math.min(1, MAX_PREVIEW_WIDTH / bitmap.width);
       uploadCanvas.width = Math.round(bitmap.width * scale);
       uploadCanvas.height = Math.round(bitmap.height * scale);
+      uploadResult.hidden = false; // shown first: labels are sized for the canvas as it is shown
       const ctx = uploadCanvas.getContext("2d");
       ctx.drawImage(bitmap, 0, 0, uploadCanvas.width, uploadCanvas.height);
       FER.drawFaces(ctx, result.faces, uploadCanvas.width / result.image.width);
-      FER.renderBars(document.getElementById("upload-bars"), FER.largestFace(result.faces));
-      FER.renderFaceList(document.getElementById("upload-faces"), result.faces);
+      uploadPanel.show(result.faces, true);
       const count = result.faces.length;
       uploadStats.textContent = `${count} face${count === 1 ? "" : "s"} · ` +
         `${result.image.width}×${result.image.height} · ${Math.round(result.timings_ms.total)} ms`;
-      uploadResult.hidden = false;
     } catch (error) {
       showUploadError(`Could not analyse ${file.name}: ${error.message}`);
     } finally {
