@@ -5,11 +5,8 @@ import argparse
 import json
 import os
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +290,7 @@ def video(args: argparse.Namespace) -> int:
 @command
 def serve(args: argparse.Namespace) -> int:
     from realtime_fer.web import create_app
-    from realtime_fer.web.server import create_server
+    from realtime_fer.web.server import create_server, run_until_stopped
 
     # a video file is checked now (a camera or stream opens only when someone watches, so a missing
     # camera never stops the app); the model loads next, so a missing or corrupt one stops us before
@@ -323,13 +320,7 @@ def serve(args: argparse.Namespace) -> int:
               "no TLS, so use it behind an https proxy", file=sys.stderr, flush=True)
         print("realtime-fer: note: browsers offer the camera only to https:// or localhost pages; "
               "/stream and image uploads work from anywhere", flush=True)
-    try:
-        with _stream_ends_first(app.extensions["realtime_fer"].broadcast):
-            server.run()  # returns after Ctrl-C (waitress catches KeyboardInterrupt)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    run_until_stopped(server, app.extensions["realtime_fer"].broadcast)
     print("realtime-fer: stopped")
     return 0
 
@@ -350,27 +341,6 @@ def serve_config(args: argparse.Namespace) -> dict:
         "ANALYSIS_QUEUE": args.queue,
         "STREAM_MAX_VIEWERS": args.max_viewers,
     }
-
-
-@contextmanager
-def _stream_ends_first(broadcast) -> Iterator[None]:
-    """Ctrl-C or SIGTERM end the stream before the server stops: its viewers then finish their
-    responses and free their threads at once, where waitress would wait 5 s for them and then close
-    their connections under them. (Signal handlers can only be set from the main thread.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(_signal: int, _frame) -> None:
-        broadcast.close(timeout=2.0)
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _read_image(name: str):
