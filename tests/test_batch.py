@@ -117,8 +117,8 @@ def test_two_worker_processes_write_what_one_writes(inputs, tmp_path, capsys):
 def test_a_dask_cluster_writes_what_one_local_process_writes(inputs, tmp_path, capsys):
     """Two Dask worker processes (a LocalCluster the batch starts) write the combined CSVs and the index
     byte for byte as one local process, and record the corrupt file the same; each file's summary.json
-    differs only in its wall times. Run again through a running scheduler's --address, it skips what
-    is done."""
+    differs only in its wall times. Run again through a running scheduler's --address with one file's
+    done.json gone, it does that file and skips the rest."""
     distributed = pytest.importorskip("distributed")
     local, remote = tmp_path / "local", tmp_path / "dask"
     assert main(["batch", str(inputs), "--out", str(local), "--workers", "1"]) == 2  # broken.mp4 fails
@@ -134,12 +134,14 @@ def test_a_dask_cluster_writes_what_one_local_process_writes(inputs, tmp_path, c
         ours, theirs = (json.loads((root / path).read_text()) for root in (local, remote))
         assert {k: v for k, v in ours.items() if k not in timing} == {
             k: v for k, v in theirs.items() if k not in timing}
+    (remote / "photo.png" / "done.json").unlink()
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         assert main(["batch", str(inputs), "--out", str(remote), "--engine", "dask",
                      "--address", cluster.scheduler_address]) == 2
-    assert "0 files done, 3 done before, 1 failed" in capsys.readouterr().out
-    assert (local / "index.csv").read_bytes() == (remote / "index.csv").read_bytes()
+    assert "1 files done, 2 done before, 1 failed" in capsys.readouterr().out
+    for name in ("faces.csv", "tracks.csv", "index.csv"):
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name
 
 
 def test_batch_engine_errors_are_one_line(tmp_path, capsys, monkeypatch):
@@ -168,6 +170,9 @@ def test_a_dask_scheduler_that_does_not_answer_is_one_line(tmp_path, capsys, mon
     err = capsys.readouterr().err  # one line, and no progress bar before it
     assert err.startswith("realtime-fer batch: error: --address tcp://127.0.0.1:9: no Dask scheduler answers")
     assert err.count("\n") == 1
+    assert main([*args[:-1], "127.0.0.1"]) == 2
+    assert capsys.readouterr().err == (
+        "realtime-fer batch: error: --address 127.0.0.1: missing port number in address '127.0.0.1'\n")
 
 
 def test_batch_input_errors_are_one_line(tmp_path, capsys):

@@ -176,7 +176,7 @@ def run_batch(
             result.skipped += 1
     todo = [f for f in files if f not in rows]
     tasks = {f: (str(f.absolute()), kind_of(f), str(folders[f].absolute()), settings) for f in todo}
-    here = engine == "local" and workers == 1
+    here = not tasks or engine == "local" and workers == 1  # nothing to do starts no workers
     running = nullcontext((f, run_one(*task)) for f, task in tasks.items()) if here else _parallel(
         tasks, engine, workers, address)
     with running as finished, tqdm(total=len(todo), unit="file", disable=not progress) as bar:

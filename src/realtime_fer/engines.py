@@ -13,7 +13,7 @@ CONNECT_TIMEOUT_S = 10
 
 
 class EngineError(ValueError):
-    """A cluster that cannot be reached."""
+    """A scheduler address that is malformed or where no scheduler answers."""
 
 
 @contextmanager
@@ -54,6 +54,8 @@ def _client(distributed, workers: int, address: str | None) -> Iterator[Any]:
         return
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+    except ValueError as error:  # no port, an unknown scheme
+        raise EngineError(f"--address {address}: {error}") from None
     except OSError as error:  # refused, timed out, or no such host
         raise EngineError(f"--address {address}: no Dask scheduler answers there ({error})") from None
     with client:
