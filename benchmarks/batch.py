@@ -8,15 +8,20 @@ report: faces.csv, tracks.csv, summary.json, timeline.png) into a fresh folder, 
 call to its return: worker start-up (spawning, loading the model, for Dask the cluster) included. A
 one-clip batch before the rows loads the calling process's pipeline, so the one-worker row (which
 runs in it) starts warm. Rows take turns over ``--rounds``; the table gives each row's best round, the
-JSON every round and the load average before and after (the machine may be shared). Needs the cluster
-extra (``pip install -e ".[cluster]"``) for the Dask row.
+JSON every round and the load average before and after (the machine may be shared). ``clip_s`` is the
+median time a clip's frames took inside its worker (its ``summary.json``'s ``elapsed_s``: decoding,
+detection, classification, tracking; not the start-up nor the report's tracks.csv and timeline.png),
+to tell slower work from slower start-up. Needs the cluster extra (``pip install -e ".[cluster]"``)
+for the Dask row.
 
     python benchmarks/batch.py [--clips 6] [--frames 90] [--rounds 2]
 """
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +63,7 @@ def main() -> None:
         run_batch([str(clips / "clip00.avi")], Path(tmp) / "warm-up", settings)
         load_before = _load()
         times: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        per_file: dict[str, list[float]] = {name: [] for name in CONFIGS}
         for _ in range(args.rounds):
             for name, (engine, workers) in CONFIGS.items():
                 out = Path(tmp) / "out"
@@ -66,15 +72,18 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
                 if result.done != args.clips:
                     raise SystemExit(f"{name}: {result.failed} of {args.clips} clips failed")
+                per_file[name].append(statistics.median(
+                    json.loads(path.read_text())["elapsed_s"] for path in out.glob("*/summary.json")))
                 shutil.rmtree(out)
     load_after = _load()
     rows = [{"batch": name, "engine": CONFIGS[name][0], "workers": CONFIGS[name][1],
              "wall_s": round(min(runs), 2), "files_per_s": round(args.clips / min(runs), 2),
-             "frames_per_s": round(frames / min(runs), 1), "rounds_s": [round(t, 2) for t in runs]}
+             "frames_per_s": round(frames / min(runs), 1), "clip_s": round(min(per_file[name]), 2),
+             "rounds_s": [round(t, 2) for t in runs], "rounds_clip_s": [round(t, 2) for t in per_file[name]]}
             for name, runs in times.items()]
     print(f"{args.clips} clips x {args.frames} frames (640x480, 3 faces a frame), {DEFAULT_MODEL}, "
           f"{DEFAULT_DETECTOR} detector; best of {args.rounds} rounds")
-    print(table(rows, ["batch", "wall_s", "files_per_s", "frames_per_s"]))
+    print(table(rows, ["batch", "wall_s", "files_per_s", "frames_per_s", "clip_s"]))
     print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}".format(
         *load_before, *load_after))
     path = write_results("batch", rows, clips=args.clips, frames_per_clip=args.frames, clip_fps=FPS,
