@@ -5,7 +5,7 @@ from pathlib import Path
 
 import cv2
 
-from realtime_fer.demo import FRAME_SIZE, compose_frame, demo_faces, demo_scene
+from realtime_fer.demo import compose_frame, demo_faces
 
 Box = tuple[int, int, int, int]
 SIZE = (320, 240)
@@ -35,14 +35,5 @@ def write_clip(path: Path, boxes: list[list[Box]], emotions: tuple[str, ...] = (
     writer = cv2.VideoWriter(str(path), fourcc, fps, SIZE)
     for frame_boxes in boxes:
         writer.write(compose_frame(images[: len(frame_boxes)], frame_boxes, SIZE))
-    writer.release()
-    return path
-
-
-def write_demo_clip(path: Path, frames: int, fps: float = FPS) -> Path:
-    """The first ``frames`` frames of the demo scene (three faces drifting, 640x480) as an MJPG .avi."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, FRAME_SIZE)
-    for index in range(frames):
-        writer.write(demo_scene(index, fps=fps)[0])
     writer.release()
     return path

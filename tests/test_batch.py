@@ -2,7 +2,10 @@
 clips and stills made from the bundled faces."""
 
 import csv
+import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -109,6 +112,67 @@ def test_two_worker_processes_write_what_one_writes(inputs, tmp_path, capsys):
     assert "3 files done, 0 done before, 0 failed" in capsys.readouterr().out
     for name in ("faces.csv", "tracks.csv", "index.csv"):
         assert (one / name).read_bytes() == (two / name).read_bytes()
+
+
+def test_a_dask_cluster_writes_what_one_local_process_writes(inputs, tmp_path, capsys):
+    """Two Dask worker processes (a LocalCluster the batch starts) write the combined CSVs and the index
+    byte for byte as one local process, and record the corrupt file the same; each file's summary.json
+    differs only in its wall times. Run again through a running scheduler's --address with one file's
+    done.json gone, it does that file and skips the rest."""
+    distributed = pytest.importorskip("distributed")
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    assert main(["batch", str(inputs), "--out", str(local), "--workers", "1"]) == 2  # broken.mp4 fails
+    assert main(["batch", str(inputs), "--out", str(remote), "--workers", "2", "--engine", "dask"]) == 2
+    assert capsys.readouterr().out.splitlines()[-1].startswith("3 files done, 0 done before, 1 failed")
+    for name in ("faces.csv", "tracks.csv", "index.csv"):
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name
+    summaries = sorted(p.relative_to(local) for p in local.glob("*/summary.json"))
+    assert len(summaries) == 3
+    assert summaries == sorted(p.relative_to(remote) for p in remote.glob("*/summary.json"))
+    timing = {"elapsed_s", "frames_per_s"}
+    for path in summaries:
+        ours, theirs = (json.loads((root / path).read_text()) for root in (local, remote))
+        assert {k: v for k, v in ours.items() if k not in timing} == {
+            k: v for k, v in theirs.items() if k not in timing}
+    (remote / "photo.png" / "done.json").unlink()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert main(["batch", str(inputs), "--out", str(remote), "--engine", "dask",
+                     "--address", cluster.scheduler_address]) == 2
+    assert "1 files done, 2 done before, 1 failed" in capsys.readouterr().out
+    for name in ("faces.csv", "tracks.csv", "index.csv"):
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name
+
+
+def test_batch_engine_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    photo = str(still(tmp_path / "p.png", 1))
+    out = str(tmp_path / "out")
+    assert main(["batch", photo, "--out", out, "--address", "tcp://127.0.0.1:8786"]) == 2
+    assert capsys.readouterr().err == (
+        "realtime-fer batch: error: --address names a Dask scheduler: it needs --engine dask\n")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the cluster extra were not installed
+    assert main(["batch", photo, "--out", out, "--engine", "dask"]) == 2
+    assert capsys.readouterr().err == ("realtime-fer batch: error: --engine dask needs the cluster extra "
+                                       "(no distributed): pip install -e \".[cluster]\"\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_one_line(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    from realtime_fer import engines
+
+    monkeypatch.setattr(engines, "CONNECT_TIMEOUT_S", 1)
+    start = time.monotonic()
+    args = ["batch", str(still(tmp_path / "p.png", 1)), "--out", str(tmp_path / "out"), "--engine", "dask",
+            "--address", "tcp://127.0.0.1:9"]
+    assert main(args) == 2
+    assert time.monotonic() - start < 20
+    err = capsys.readouterr().err  # one line, and no progress bar before it
+    assert err.startswith("realtime-fer batch: error: --address tcp://127.0.0.1:9: no Dask scheduler answers")
+    assert err.count("\n") == 1
+    assert main([*args[:-1], "127.0.0.1"]) == 2
+    assert capsys.readouterr().err == (
+        "realtime-fer batch: error: --address 127.0.0.1: missing port number in address '127.0.0.1'\n")
 
 
 def test_batch_input_errors_are_one_line(tmp_path, capsys):

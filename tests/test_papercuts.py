@@ -115,11 +115,11 @@ def test_video_on_a_folder_points_to_batch(tmp_path, capsys):
     )
 
 
-def test_the_train_extra_hint_fits_the_install(monkeypatch):
-    assert cli.train_extra_hint() == 'pip install -e ".[train]"'  # this checkout
+def test_the_extra_hint_fits_the_install(monkeypatch):
+    assert cli.extra_hint("train") == 'pip install -e ".[train]"'  # this checkout
     site = "/usr/lib/python3.11/site-packages/realtime_fer/cli.py"  # an installed wheel: no pyproject.toml
     monkeypatch.setattr(cli, "__file__", site)
-    assert cli.train_extra_hint() == "pip install 'realtime-fer[train]'"
+    assert cli.extra_hint("cluster") == "pip install 'realtime-fer[cluster]'"
 
 
 def test_the_table_columns_stay_aligned_with_wide_boxes():

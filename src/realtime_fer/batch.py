@@ -5,7 +5,9 @@ an image: ``faces.csv`` and ``summary.json``) and a ``done.json`` written last, 
 skips the files it finished and does only the rest. A file that fails is an error row in
 ``index.csv`` and never stops the others. At the end ``DIR`` gets ``index.csv`` (file, kind, faces,
 frames, status, error) and every file's ``faces.csv`` and ``tracks.csv`` in one, with a ``file`` column
-first. ``--workers N`` runs N processes, each with its own pipeline.
+first. ``--workers N`` runs N processes, each with its own pipeline; ``--engine dask`` runs the same
+task per file on a Dask cluster's workers (:mod:`realtime_fer.engines`). The tasks get absolute paths,
+so any worker that sees this file system can run them.
 """
 
 import csv
@@ -13,13 +15,12 @@ import glob
 import json
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from realtime_fer.engines import submitted
 from realtime_fer.report import atomic_open, write_json
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -154,10 +155,11 @@ class BatchResult:
 
 def run_batch(
     inputs: Iterable[str], out: str | os.PathLike, settings: Settings, workers: int = 1,
-    progress: bool = False,
+    progress: bool = False, engine: str = "local", address: str | None = None,
 ) -> BatchResult:
-    """Analyse every file ``inputs`` name into ``out`` (see the module's docstring). With ``workers``
-    above 1 the processes are spawned, so a script calling this needs ``if __name__ == "__main__":``."""
+    """Analyse every file ``inputs`` name into ``out`` (see the module's docstring), on ``engine``
+    (:mod:`realtime_fer.engines`; ``address``: a running Dask scheduler). With ``workers`` above 1 or on
+    Dask the processes are spawned, so a script calling this needs ``if __name__ == "__main__":``."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -173,34 +175,36 @@ def run_batch(
             rows[f] = json.loads((folders[f] / DONE).read_text())
             result.skipped += 1
     todo = [f for f in files if f not in rows]
-    tasks = [(str(f), kind_of(f), str(folders[f]), settings) for f in todo]
-    finished = (
-        ((f, run_one(*task)) for f, task in zip(todo, tasks, strict=True)) if workers == 1
-        else _pool(todo, tasks, workers)
-    )
-    with tqdm(total=len(todo), unit="file", disable=not progress) as bar:
+    tasks = {f: (str(f.absolute()), kind_of(f), str(folders[f].absolute()), settings) for f in todo}
+    here = not tasks or engine == "local" and workers == 1  # nothing to do starts no workers
+    running = nullcontext((f, run_one(*task)) for f, task in tasks.items()) if here else _parallel(
+        tasks, engine, workers, address)
+    with running as finished, tqdm(total=len(todo), unit="file", disable=not progress) as bar:
         for f, row in finished:
             rows[f] = row
             result.done += row["status"] == "done"
             result.failed += row["status"] != "done"
             bar.update()
-    index = [rows[f] for f in files]
+    index = [{**rows[f], "file": str(f)} for f in files]  # named as the inputs name it
     _write_index(out / "index.csv", index)
     _combine(out, [(f, folders[f]) for f, row in zip(files, index, strict=True) if row["status"] == "done"])
     return result
 
 
-def _pool(todo: list[Path], tasks: list[tuple], workers: int) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """(file, row) as each finishes, over ``workers`` fresh processes (spawned: no state inherited)."""
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, *task): f for f, task in zip(todo, tasks, strict=True)}
-        for future in as_completed(futures):
-            try:
-                row = future.result()
-            except Exception as error:  # the worker died (e.g. a decoder crash): record it, go on
-                row = {"file": str(futures[future]), "kind": kind_of(futures[future]) or "", "faces": "",
-                       "frames": "", "status": "error", "error": f"worker process failed: {error!r}"}
-            yield futures[future], row
+@contextmanager
+def _parallel(tasks: dict[Path, tuple], engine: str, workers: int,
+              address: str | None) -> Iterator[Iterator[tuple[Path, dict[str, Any]]]]:
+    """(file, row) as each finishes on ``engine``; a task whose worker died is an error row."""
+    with submitted(run_one, tasks, engine, workers, address) as finished:
+        yield ((f, _row(f, future)) for f, future in finished)
+
+
+def _row(f: Path, future) -> dict[str, Any]:
+    try:
+        return future.result()
+    except Exception as error:  # e.g. a decoder crash took the process: record it, go on
+        return {"file": str(f), "kind": kind_of(f) or "", "faces": "", "frames": "", "status": "error",
+                "error": f"worker process failed: {error!r}"}
 
 
 def _write_index(path: Path, rows: list[dict[str, Any]]) -> None:

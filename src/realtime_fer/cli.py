@@ -14,6 +14,7 @@ import realtime_fer
 from realtime_fer import serving_defaults
 from realtime_fer.data import SPLITS, DataError
 from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, DetectorError
+from realtime_fer.engines import ENGINES
 from realtime_fer.ferplus import LABEL_MODES
 from realtime_fer.model_folder import DEFAULT_MODEL, PRECISIONS, ModelError, check_threshold
 from realtime_fer.onnx_session import DEFAULT_PROVIDER, PROVIDERS, ProviderError
@@ -234,14 +235,25 @@ def _image_names(specs: list[str]) -> Iterator[tuple[str, str | None]]:
 
 @command
 def batch(args: argparse.Namespace) -> int:
-    from realtime_fer.batch import BatchError, Settings, run_batch
+    from importlib.util import find_spec
 
+    from realtime_fer.batch import BatchError, Settings, run_batch
+    from realtime_fer.engines import DASK_MODULE, EngineError
+
+    def error(message: str) -> int:
+        print(f"realtime-fer batch: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.address and args.engine != "dask":
+        return error("--address names a Dask scheduler: it needs --engine dask")
+    if args.engine == "dask" and find_spec(DASK_MODULE) is None:
+        return error(f"--engine dask needs the cluster extra (no {DASK_MODULE}): {extra_hint('cluster')}")
     settings = Settings(args.model, args.detector, args.tta, args.uncertain_below)
     try:
-        result = run_batch(args.inputs, args.out, settings, args.workers, progress=True)
-    except BatchError as error:
-        print(f"realtime-fer batch: error: {error}", file=sys.stderr)
-        return 2
+        result = run_batch(args.inputs, args.out, settings, args.workers, progress=True, engine=args.engine,
+                           address=args.address)
+    except (BatchError, EngineError) as problem:
+        return error(str(problem))
     print(f"{result.done} files done, {result.skipped} done before, {result.failed} failed; "
           f"wrote {Path(args.out) / 'index.csv'}")
     return 2 if result.failed else 0
@@ -606,7 +618,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the batch's folder")
     p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                    help="processes, each with its own pipeline (default: the cores, here "
-                   f"{os.cpu_count() or 1})")
+                   f"{os.cpu_count() or 1}); with --address the cluster's own workers")
+    p.add_argument("--engine", choices=ENGINES, default="local", help="local: processes on this machine; "
+                   "dask: the workers of a Dask cluster (the cluster extra; default %(default)s)")
+    p.add_argument("--address", metavar="tcp://HOST:PORT", help="--engine dask: a running scheduler "
+                   "(default: a local cluster of --workers processes, started and closed here)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     add_tta_option(p)
     add_detector_option(p)
@@ -632,11 +648,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_extra_hint() -> str:
-    """How to install the train extra: editable from a source checkout, else from PyPI."""
+def extra_hint(extra: str) -> str:
+    """How to install an extra (``train``, ``cluster``): editable from a source checkout, else from PyPI."""
     if (Path(__file__).resolve().parents[2] / "pyproject.toml").is_file():
-        return 'pip install -e ".[train]"'
-    return "pip install 'realtime-fer[train]'"
+        return f'pip install -e ".[{extra}]"'
+    return f"pip install 'realtime-fer[{extra}]'"
 
 
 def missing_train_extra(subcommand: str) -> list[str]:
@@ -658,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threshold: the {args.detector} detector has no score to threshold")
     if missing := missing_train_extra(args.subcommand):
         print(f"realtime-fer {args.subcommand}: error: {args.subcommand} needs the train extra "
-              f"(no {', '.join(missing)}): {train_extra_hint()}", file=sys.stderr)
+              f"(no {', '.join(missing)}): {extra_hint('train')}", file=sys.stderr)
         return 2
     try:
         return COMMANDS[args.subcommand](args) or 0

@@ -7,9 +7,11 @@ an evaluation.
 """
 
 import math
+import os
 from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -95,6 +97,16 @@ def demo_frames(fps: float = 15.0, size: tuple[int, int] = FRAME_SIZE) -> Iterat
     while True:
         yield demo_scene(index, fps, size)[0]
         index += 1
+
+
+def write_demo_clip(path: str | os.PathLike, frames: int, fps: float = 15.0, start: int = 0) -> Path:
+    """Frames ``start`` to ``start + frames - 1`` of the demo scene as an MJPG ``.avi`` at ``path``."""
+    mjpeg = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]  # not in OpenCV's stubs
+    writer = cv2.VideoWriter(str(path), mjpeg, fps, FRAME_SIZE)
+    for index in range(start, start + frames):
+        writer.write(demo_scene(index, fps=fps)[0])
+    writer.release()
+    return Path(path)
 
 
 def demo_image(size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:

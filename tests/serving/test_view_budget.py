@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main
-from realtime_fer.demo import compose_frame, demo_faces
+from realtime_fer.demo import compose_frame, demo_faces, write_demo_clip
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.view_budget import HEADROOM, ViewBudget
-from tests.clips import write_demo_clip
 
 
 def fixed(budget: ViewBudget) -> ViewBudget:
