@@ -114,6 +114,15 @@ def test_two_worker_processes_write_what_one_writes(inputs, tmp_path, capsys):
         assert (one / name).read_bytes() == (two / name).read_bytes()
 
 
+def test_the_detector_options_reach_the_workers(inputs, tmp_path, capsys):
+    (inputs / "broken.mp4").unlink()
+    assert main(["batch", str(inputs / "photo.png"), "--out", str(tmp_path / "plain"), "--workers", "1"]) == 0
+    assert main(["batch", str(inputs / "photo.png"), "--out", str(tmp_path / "big"), "--workers", "1",
+                 "--min-face", "200", "--provider", "cpu"]) == 0
+    found = [read_csv(tmp_path / run / "index.csv")[0]["faces"] for run in ("plain", "big")]
+    assert found == ["2", "0"]  # no face in the photo is 200 px: the option reached the detector
+
+
 def test_a_dask_cluster_writes_what_one_local_process_writes(inputs, tmp_path, capsys):
     """Two Dask worker processes (a LocalCluster the batch starts) write the combined CSVs and the index
     byte for byte as one local process, and record the corrupt file the same; each file's summary.json

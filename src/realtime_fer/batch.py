@@ -41,6 +41,9 @@ class Settings:
     detector: str
     tta: str | None = None
     uncertain_below: float | None = None
+    min_face: int | None = None  # the detector's, for stills and for video (None: each one's default)
+    threshold: float | None = None
+    provider: str = "auto"
 
 
 def kind_of(path: Path) -> str | None:
@@ -89,14 +92,20 @@ _PIPELINES: dict[Settings, tuple] = {}
 def _pipelines(settings: Settings) -> tuple:
     """This process's (still, video) pipelines, built once: one model session for both."""
     if settings not in _PIPELINES:
+        from realtime_fer.detector import create_detector
         from realtime_fer.pipeline import FaceEmotionPipeline
         from realtime_fer.recognizer import EmotionRecognizer
 
-        recognizer = EmotionRecognizer(settings.model, tta=settings.tta,
-                                       uncertain_below=settings.uncertain_below)
+        s = settings
+        recognizer = EmotionRecognizer(
+            s.model, tta=s.tta, uncertain_below=s.uncertain_below, provider=s.provider
+        )
+        detectors = [
+            create_detector(s.detector, video, s.min_face, s.threshold, s.provider) for video in (False, True)
+        ]
         _PIPELINES[settings] = (
-            FaceEmotionPipeline(recognizer, settings.detector),
-            FaceEmotionPipeline(recognizer, settings.detector, tracking=True),
+            FaceEmotionPipeline(recognizer, detectors[0]),
+            FaceEmotionPipeline(recognizer, detectors[1], tracking=True),
         )
     return _PIPELINES[settings]
 

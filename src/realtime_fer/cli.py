@@ -248,7 +248,10 @@ def batch(args: argparse.Namespace) -> int:
         return error("--address names a Dask scheduler: it needs --engine dask")
     if args.engine == "dask" and find_spec(DASK_MODULE) is None:
         return error(f"--engine dask needs the cluster extra (no {DASK_MODULE}): {extra_hint('cluster')}")
-    settings = Settings(args.model, args.detector, args.tta, args.uncertain_below)
+    settings = Settings(
+        args.model, args.detector, args.tta, args.uncertain_below, args.min_face, args.threshold,
+        args.provider,
+    )
     try:
         result = run_batch(args.inputs, args.out, settings, args.workers, progress=True, engine=args.engine,
                            address=args.address)
@@ -627,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tta_option(p)
     add_detector_option(p)
     add_uncertain_option(p)
+    add_provider_option(p)
 
     p = sub.add_parser("serve", help="the web app (your camera, a server-side stream, JSON API)")
     p.add_argument("--source", default=serving_defaults.SOURCE,
