@@ -15,6 +15,27 @@ import pytest
 
 from realtime_fer.emotions import CSV_ID_TO_EMOTION, EMOTIONS
 
+SLOW_GROUPS = ("slow", "browser", "wheel", "distributed", "realdata")  # their marks: see pyproject.toml
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all", action="store_true", help=f"also run the slow groups ({', '.join(SLOW_GROUPS)}); CI does"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A plain ``pytest`` leaves the slow groups out (a few minutes instead of a quarter of an hour);
+    ``--all`` runs everything, and an ``-m`` expression of one's own chooses for itself."""
+    if config.getoption("--all") or config.getoption("markexpr"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(group) for group in SLOW_GROUPS)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        left_out = set(map(id, slow))
+        items[:] = [item for item in items if id(item) not in left_out]
+
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "fer2013"
 FERPLUS_DATA = SHARED_DATA.parent / "ferplus"
 USAGE_PREFIX = {"train": "Training", "public": "PublicTest", "private": "PrivateTest"}

@@ -104,6 +104,7 @@ def test_a_batch_stopped_half_way_does_only_the_rest_when_run_again(inputs, tmp_
     assert [row["status"] for row in read_csv(out / "index.csv")] == ["done", "error", "done", "done"]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_write_what_one_writes(inputs, tmp_path, capsys):
     (inputs / "broken.mp4").unlink()
     one, two = tmp_path / "one", tmp_path / "two"
@@ -123,6 +124,7 @@ def test_the_detector_options_reach_the_workers(inputs, tmp_path, capsys):
     assert found == ["2", "0"]  # no face in the photo is 200 px: the option reached the detector
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_writes_what_one_local_process_writes(inputs, tmp_path, capsys):
     """Two Dask worker processes (a LocalCluster the batch starts) write the combined CSVs and the index
     byte for byte as one local process, and record the corrupt file the same; each file's summary.json

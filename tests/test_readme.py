@@ -34,7 +34,7 @@ def test_the_set_up_commands_are_ci_s_and_the_package_s():
     assert install == ["pip install -e . && realtime-fer serve"]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     # CI runs exactly the README's test command (with python3 -m for the tools)
-    assert re.sub(r"(?<![\w.])(pip|ruff|pytest)\b", r"python3 -m \1", tests[0]) in ci
+    assert re.sub(r"(?<![\w.])(pip|ruff|mypy|pytest)\b", r"python3 -m \1", tests[0]) in ci
 
 
 def test_the_tour_runs_as_written(tmp_path):

@@ -162,6 +162,7 @@ def test_the_ema_weights_are_the_ones_exported(small_root, tmp_path):
     assert any(not torch.equal(exported[k], raw[k]) for k in exported if exported[k].is_floating_point())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("distilled", [False, True])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_path, trained_run, distilled):
     # distilled: mixup and two of the teacher's ten views drawn per face, from the same generator
@@ -183,6 +184,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(small_root, tmp_p
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_a_run_folder_from_before_selected_pt_still_exports_and_resumes(small_root, tmp_path):
     """Runs started before the rename hold checkpoints/best.pt and record ``precision``."""
     def config(epochs: int, **extra) -> TrainConfig:  # plateau: a schedule that a longer run extends

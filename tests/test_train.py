@@ -48,6 +48,7 @@ def test_one_epoch_run_writes_every_artifact(trained_run):
     assert [int(r["epoch"]) for r in rows] == [1]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_weights(small_root, tmp_path):
     runs = []
     for name in ("a", "b"):

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from realtime_fer.cli import main, video_csv_fields
-from realtime_fer.demo import compose_frame, demo_faces
+from realtime_fer.demo import compose_frame, demo_faces, write_demo_clip
 from realtime_fer.emotions import EMOTIONS, FERPLUS_CLASSES
 from realtime_fer.recognizer import EmotionRecognizer
-from tests.clips import write_demo_clip
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def photo(tmp_path, three_faces):
 @pytest.fixture
 def clip(tmp_path):
     """Ten demo frames as an .avi (three faces drifting)."""
-    return write_demo_clip(tmp_path / "clip.avi", 10)
+    return write_demo_clip(tmp_path / "clip.avi", 10, fps=10)
 
 
 def test_predict_prints_a_table(photo, capsys):

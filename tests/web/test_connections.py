@@ -4,6 +4,8 @@ stop reading (dropped, then closed with their unsent frames) and sockets that ne
 import socket
 import time
 
+import pytest
+
 from realtime_fer.web import create_app, server
 from tests.web.conftest import running
 from tests.web.test_slow_clients import get, viewers, wait_for
@@ -18,6 +20,7 @@ def stalled_viewer(port: int) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow
 def test_dropped_viewers_connections_are_closed_and_their_frames_freed(config):
     app = create_app({
         **config, "STREAM_MAX_VIEWERS": 4, "STREAM_MAX_BACKLOG": 64 * 2**10,

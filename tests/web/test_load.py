@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 load = pytest.importorskip("load")
 
 
+@pytest.mark.slow
 def test_load_short_form():
     rows = {row["phase"]: row for row in load.run(3, clients=2, viewers=1, phases=["load", "bombs"],
                                                   slow_seconds=1, max_viewers=2)}

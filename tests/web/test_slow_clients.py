@@ -82,6 +82,7 @@ def test_slow_headers_neither_block_new_connections_nor_stay_open(config, monkey
                 sock.close()
 
 
+@pytest.mark.slow
 def test_non_reading_viewers_are_dropped_without_spilling_to_disk(config, no_spill):
     app = create_app({
         **config, "STREAM_MAX_VIEWERS": 2, "STREAM_MAX_BACKLOG": 64 * 2**10,
