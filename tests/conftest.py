@@ -26,10 +26,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A plain ``pytest`` leaves the slow groups out (a few minutes instead of a quarter of an hour);
-    ``--all`` runs everything, and an ``-m`` expression of one's own chooses for itself."""
+    ``--all`` runs everything, an ``-m`` expression of one's own chooses for itself, and a test named
+    on the command line (``file.py::test``) runs whatever its group."""
     if config.getoption("--all") or config.getoption("markexpr"):
         return
-    slow = [item for item in items if any(item.get_closest_marker(group) for group in SLOW_GROUPS)]
+    named = tuple(arg for arg in config.args if "::" in arg)
+    slow = [
+        item for item in items
+        if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.nodeid.startswith(named)
+    ]
     if slow:
         config.hook.pytest_deselected(items=slow)
         left_out = set(map(id, slow))

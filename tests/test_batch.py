@@ -4,6 +4,7 @@ clips and stills made from the bundled faces."""
 import csv
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from realtime_fer import batch as batch_module
 from realtime_fer.batch import Settings, collect, run_batch
 from realtime_fer.cli import main, predict_csv_fields
-from realtime_fer.demo import compose_frame, demo_faces
+from realtime_fer.demo import compose_frame, demo_faces, write_demo_clip
 from realtime_fer.emotions import FERPLUS_CLASSES
 from realtime_fer.model_folder import DEFAULT_MODEL
 from tests.clips import crossing_boxes, write_clip
@@ -102,6 +103,35 @@ def test_a_batch_stopped_half_way_does_only_the_rest_when_run_again(inputs, tmp_
     assert (result.done, result.skipped, result.failed) == (2, 1, 1)
     assert (out / "a.avi" / "faces.csv").stat().st_mtime_ns == first
     assert [row["status"] for row in read_csv(out / "index.csv")] == ["done", "error", "done", "done"]
+
+
+@pytest.mark.slow
+def test_twenty_files_one_corrupt_killed_half_way_then_only_the_rest(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(19):  # short clips of the demo scene's real faces, each starting elsewhere
+        write_demo_clip(folder / f"clip{i:02}.avi", 6, start=5 * i)
+    (folder / "broken.mp4").write_bytes(os.urandom(3000))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "realtime_fer.cli", "batch", str(folder), "--out", str(out)]
+    command += ["--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while len(list(out.glob("*/done.json"))) < 6 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.kill()  # SIGKILL: no clean-up of any kind
+    process.wait()
+    finished = {path.parent.name for path in out.glob("*/done.json")}
+    assert 6 <= len(finished) < 19, "the batch was not stopped half way"
+    written = {name: (out / name / "faces.csv").stat().st_mtime_ns for name in finished}
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2  # one file failed
+    assert f"{19 - len(finished)} files done, {len(finished)} done before, 1 failed" in again.stdout
+    index = read_csv(out / "index.csv")
+    assert len(index) == 20 and [row["status"] for row in index].count("done") == 19
+    assert [row["file"] for row in index if row["status"] == "error"] == [str(folder / "broken.mp4")]
+    assert len(list(out.glob("*/done.json"))) == 19 and len(list(out.glob("*/summary.json"))) == 19
+    assert {name: (out / name / "faces.csv").stat().st_mtime_ns for name in finished} == written
 
 
 @pytest.mark.slow

@@ -4,13 +4,17 @@ Uses Debian's ``chromium`` through PyPI playwright (no ``playwright install``). 
 ``REALTIME_FER_SCREENSHOTS=1`` to also refresh docs/screenshot-webcam.png and docs/screenshot-stream.png.
 """
 
+import http.server
+import importlib.util
 import json
 import os
 import re
 import shutil
+import threading
 import time
 import urllib.request
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -427,3 +431,39 @@ def test_stream_page_says_when_the_source_ends_or_fails(start_server, page, tmp_
     assert page.is_visible("#reconnect")
     assert page.is_hidden("#feed") == (ending == "failed")  # no broken-image icon, only the notice
     assert page.problems == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("av") is None, reason="needs the video extra (PyAV) for H.264")
+def test_the_annotated_video_is_h264_and_chromium_plays_it(page, tmp_path):
+    import av
+
+    from realtime_fer.cli import main
+
+    clip = demo.write_demo_clip(tmp_path / "clip.avi", 15)
+    assert main(["video", str(clip), "--out", str(tmp_path / "annotated.mp4")]) == 0
+    with av.open(str(tmp_path / "annotated.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+    capture = cv2.VideoCapture(str(tmp_path / "annotated.mp4"))
+    ok, first = capture.read()
+    capture.release()
+    (tmp_path / "play.html").write_text('<video id="v" src="annotated.mp4" muted preload="auto"></video>')
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as files:
+        threading.Thread(target=files.serve_forever, daemon=True).start()
+        try:
+            page.goto(f"http://127.0.0.1:{files.server_port}/play.html")
+            page.wait_for_function("() => document.getElementById('v').readyState >= 2")
+            width, height, pixels = page.evaluate("""() => {
+                const video = document.getElementById('v');
+                const canvas = document.createElement('canvas');
+                canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+                const context = canvas.getContext('2d');
+                context.drawImage(video, 0, 0);
+                return [canvas.width, canvas.height,
+                        Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data)];
+            }""")
+        finally:
+            files.shutdown()
+    assert ok and (width, height) == (640, 480)
+    shown = np.array(pixels, np.uint8).reshape(height, width, 4)[..., 2::-1]  # RGBA -> BGR
+    assert np.abs(shown.astype(int) - first.astype(int)).mean() < 8  # the first frame, as decoded here
