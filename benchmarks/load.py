@@ -11,7 +11,10 @@ open files are read from /proc before and after. Phases, in order:
   5 s window (the minimum is what "throughout" means);
 - ``bombs``: 8 scan bombs (issue 15's 189 KB progressive JPEG) at once, and /healthz meanwhile;
 - ``slowloris``: 100 sockets sending header lines slowly, and /healthz on new connections;
-- ``stalled``: ``--max-viewers`` viewers that never read; the time until their slots are free.
+- ``stalled``: ``--max-viewers`` viewers that never read; the time until their slots are free;
+- ``bad``: ``--bad`` mixed bad uploads from 16 clients (pixel and scan bombs, cut and mutated images,
+  random bytes, empty bodies) after a warm-up of good ones: their statuses, and the server's RSS
+  before (after the warm-up) and 6 s after the last.
 
     python benchmarks/load.py [--seconds 60 --clients 20 --viewers 5] [--phase load --phase bombs ...]
 """
@@ -35,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for the test fixtures' image builders
 
 from tests.web.conftest import encode, one_face_frame  # noqa: E402
-from tests.web.nasty import scan_bomb  # noqa: E402
+from tests.web.nasty import MUTATIONS, mutate, pixel_bombs, scan_bomb, seed_images  # noqa: E402
 
 HOST = "127.0.0.1"
-PHASES = ("load", "bombs", "slowloris", "stalled")
+PHASES = ("load", "bombs", "slowloris", "stalled", "bad")
 
 
 def free_port() -> int:
@@ -195,6 +198,63 @@ def bombs_phase(port: int, count: int = 8) -> dict:
     }
 
 
+def bad_uploads(count: int, seed: int = 0) -> list[bytes]:
+    """``count`` bad uploads, the kinds taking turns: bombs, mutated small images, a 4-megapixel photo
+    cut off (refused) or with damaged image data (decoded in full and searched: the costliest), random
+    bytes, an empty body."""
+    rng = np.random.default_rng(seed)
+    seeds = seed_images()
+    photo = encode(rng.integers(0, 256, (1800, 2400, 3), np.uint8), ".jpg")
+    fixed = [*pixel_bombs().values(), scan_bomb(), b""]
+
+    def mutated() -> bytes:
+        edits = [(str(rng.choice(MUTATIONS)), float(rng.random()), int(rng.integers(256))) for _ in range(3)]
+        return mutate(seeds[int(rng.integers(len(seeds)))], edits)
+
+    def noise() -> bytes:
+        return rng.bytes(int(rng.integers(1, 50_000)))
+
+    def cut_photo() -> bytes:  # refused: the end-of-image marker is missing
+        return photo[: int(len(photo) * rng.uniform(0.3, 0.9))]
+
+    def corrupt_photo() -> bytes:  # complete, with damaged image data: decoded in full, garbage and all
+        damaged = bytearray(photo)
+        for where in rng.integers(len(photo) // 10, len(photo) - 10, 20):
+            damaged[where] = int(rng.integers(256)) & 0xFE  # never a new marker's FF
+        return bytes(damaged)
+
+    kinds = [lambda: fixed[int(rng.integers(len(fixed)))], mutated, cut_photo, corrupt_photo, noise]
+    return [kinds[i % len(kinds)]() for i in range(count)]
+
+
+def bad_phase(port: int, pid: int, count: int, clients: int = 16) -> dict:
+    good = encode(one_face_frame())
+    for _ in range(20):  # warm-up: the model's and decoders' first allocations are not growth
+        timed(port, "POST", "/api/predict", good)
+    time.sleep(3.0)  # past the server's quiet time, after which it frees what a burst of uploads took
+    before = process_stats(pid)["rss_mb"]
+    bodies = bad_uploads(count)
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def client(mine: list[bytes]) -> None:
+        for body in mine:
+            status, _ = timed(port, "POST", "/api/predict", body)
+            with lock:
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    time.sleep(6.0)
+    after = process_stats(pid)["rss_mb"]
+    return {"phase": "bad", "uploads": count, "clients": clients, "statuses": statuses,
+            "healthz": timed(port, "GET", "/healthz")[0],
+            "rss_mb_before": before, "rss_mb_after": after, "rss_mb_growth": round(after - before, 1)}
+
+
 def slowloris_phase(port: int, seconds: float, sockets: int = 100) -> dict:
     slow = []
     for _ in range(sockets):
@@ -251,7 +311,7 @@ def stalled_phase(port: int, pid: int, count: int) -> dict:
 
 
 def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seconds: float,
-        max_viewers: int = 8, uploads: bool = False) -> list[dict]:
+        max_viewers: int = 8, uploads: bool = False, bad: int = 500) -> list[dict]:
     """Start a server, run the phases against it, stop it; one result row a phase (and RSS rows)."""
     port = free_port()
     server = subprocess.Popen(
@@ -277,6 +337,8 @@ def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seco
                 rows.append(slowloris_phase(port, slow_seconds))
             elif phase == "stalled":
                 rows.append(stalled_phase(port, server.pid, max_viewers))
+            elif phase == "bad":
+                rows.append(bad_phase(port, server.pid, bad))
             time.sleep(1.0)
         time.sleep(6.0)  # the stream's source is released 5 s after its last viewer
         after = process_stats(server.pid)
@@ -298,14 +360,16 @@ def main() -> None:
     parser.add_argument("--slow-seconds", type=float, default=60)
     parser.add_argument("--phase", action="append", choices=PHASES, help="default: all, in order")
     parser.add_argument("--uploads", action="store_true", help="post photo uploads, not camera frames")
+    parser.add_argument("--bad", type=int, default=500, help="bad uploads in the bad phase")
     args = parser.parse_args()
     if not 0 < args.seconds <= 600 or not 0 < args.slow_seconds <= 600:
         parser.error("--seconds and --slow-seconds must be in (0, 600]")
     phases = args.phase or list(PHASES)
-    rows = run(args.seconds, args.clients, args.viewers, phases, args.slow_seconds, uploads=args.uploads)
+    rows = run(args.seconds, args.clients, args.viewers, phases, args.slow_seconds, uploads=args.uploads,
+               bad=args.bad)
     for row in rows:
         print(json.dumps(row))
-    name = "load_uploads" if args.uploads else "load"
+    name = "load_bad" if phases == ["bad"] else "load_uploads" if args.uploads else "load"
     print(f"wrote {write_results(name, rows, command=' '.join(['python', *sys.argv]))}")
 
 

@@ -41,6 +41,10 @@ class FaceDetector(Protocol):
         """int32 (N, 4) boxes ``[x, y, w, h]`` inside a grey, BGR or BGRA uint8 ``frame``, left to right."""
         ...
 
+    def release_memory(self) -> None:
+        """Free the buffers kept from the largest frames detected so far (after a burst of stills)."""
+        ...
+
 
 def create_detector(
     name: str = DEFAULT_DETECTOR, video: bool = False, min_face: int | None = None,

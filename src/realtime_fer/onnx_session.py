@@ -8,6 +8,7 @@ CPU. A provider that is not there is a :class:`ProviderError` naming those that 
 
 import os
 
+import numpy as np
 import onnxruntime as ort
 
 from realtime_fer.choices import check_choice
@@ -74,6 +75,22 @@ def create_session(
         # ONNX Runtime falls back to the CPU when an accelerator's libraries fail to load
         raise ProviderError(f"provider {provider!r} could not be started (see ONNX Runtime's log above)")
     return session
+
+
+def release_arena(session: ort.InferenceSession) -> None:
+    """Hand back what ``session``'s CPU memory arena holds beyond its current runs: it keeps the
+    buffers of the largest input it ever ran (hundreds of MB after a 2048-px still), which made
+    later runs of that size ~30% faster than allocating afresh but never went back. One run on the
+    smallest input (dynamic sides 32, a batch of 1) with arena shrinkage frees them."""
+    feed = {}
+    for node in session.get_inputs():
+        shape = [
+            dim if isinstance(dim, int) else 1 if axis == 0 else 32 for axis, dim in enumerate(node.shape)
+        ]
+        feed[node.name] = np.zeros(shape, np.float32)
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    session.run(None, feed, options)
 
 
 def session_provider(session: ort.InferenceSession) -> str:

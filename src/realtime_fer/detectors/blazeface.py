@@ -21,7 +21,7 @@ import numpy as np
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
 from realtime_fer.detectors.frames import check_frame, to_rgb
 from realtime_fer.detectors.network import load_network
-from realtime_fer.onnx_session import DEFAULT_PROVIDER
+from realtime_fer.onnx_session import DEFAULT_PROVIDER, release_arena
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "face_detection_back.onnx"
 WEIGHTS_SHA256 = "431a1af1ff5b0b14a86fa719a949d88857791af3df8d3d9ab7e1788965d3486d"
@@ -93,6 +93,11 @@ class BlazeFaceDetector:
         while finest > scales[-1] * 1.25:
             scales.append(min(finest, scales[-1] * SCALE_STEP))
         return scales
+
+    def release_memory(self) -> None:
+        """Free what the network's session keeps from the largest frames it ran (see
+        :func:`onnx_session.release_arena`)."""
+        release_arena(self.session)
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """int32 (N, 4) boxes ``[x, y, w, h]`` inside the frame, sorted left to right."""

@@ -18,7 +18,7 @@ import numpy as np
 from realtime_fer.detectors.boxes import drop_nested, to_pixels, weighted_nms
 from realtime_fer.detectors.frames import check_frame, to_rgb
 from realtime_fer.detectors.network import load_network
-from realtime_fer.onnx_session import DEFAULT_PROVIDER
+from realtime_fer.onnx_session import DEFAULT_PROVIDER, release_arena
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "centerface.onnx"
 WEIGHTS_SHA256 = "a55914d0f3472fa07baa66f09b4056301e5f771ffa6717faf2322707965fefc1"
@@ -68,6 +68,11 @@ class CenterFaceDetector:
     def scale(self, height: int, width: int) -> float:
         """The resize factor a ``height`` x ``width`` frame is searched at."""
         return min(SMALLEST_FACE / self.min_face, math.sqrt(self.max_pixels / (height * width)))
+
+    def release_memory(self) -> None:
+        """Free what the network's session keeps from the largest frames it ran (see
+        :func:`onnx_session.release_arena`)."""
+        release_arena(self.session)
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """int32 (N, 4) boxes ``[x, y, w, h]`` inside the frame, sorted left to right."""

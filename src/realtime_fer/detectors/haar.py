@@ -58,6 +58,9 @@ class HaarDetector:
         self._pool: queue.SimpleQueue[cv2.CascadeClassifier] = queue.SimpleQueue()
         self._pool.put(self._load())  # fail now, not on the first frame
 
+    def release_memory(self) -> None:
+        """Nothing to free: the cascades keep no buffers between calls."""
+
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """int32 (N, 4) boxes ``[x, y, w, h]`` inside the frame, sorted left to right."""
         check_frame(frame)

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "ANALYSIS_WORKERS": min(4, max(1, (os.cpu_count() or 1) - 1)),
     "ANALYSIS_QUEUE": serving_defaults.ANALYSIS_QUEUE,
     "ANALYSIS_WAIT_SECONDS": 10.0,
+    "RELEASE_AFTER_IDLE_SECONDS": 2.0,  # memory a burst of uploads took goes back after this quiet
     "TOKEN": None,  # when set, every route but /healthz and /static needs it (see access.py)
     "ALLOW_ORIGIN": None,  # the one other origin allowed to call the API from a browser (CORS)
     "STREAM_IDLE_SECONDS": 5.0,  # the source is released this long after the last viewer left

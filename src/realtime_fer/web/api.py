@@ -25,14 +25,15 @@ def predict():
     faces (the page's webcam loop sends it)."""
     start = time.perf_counter()
     shared = services()
-    pipeline = shared.video_pipeline if request.args.get("video") == "1" else shared.pipeline
+    video = request.args.get("video") == "1"
+    pipeline = shared.video_pipeline if video else shared.pipeline
     max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
     try:
         # a raw image is refused from its header at once; a form is parsed holding a slot (parsing
         # is work, bounded but not free), so a flood of forms waits its turn with the good uploads
         data = _raw_upload()
         header = None if data is None else images.check(data, max_pixels)
-        with shared.gate.slot():
+        with shared.gate.slot(large=not video):
             if client_gone():  # it gave up while waiting: do not decode for nobody
                 return json_error(503, "the client went away")
             waited = time.perf_counter()

@@ -28,8 +28,6 @@ tests/web/test_slow_clients.py):
   sending the rest.
 """
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import signal
@@ -46,11 +44,10 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
 from realtime_fer.web.broadcast import Broadcast
+from realtime_fer.web.heap import limit_malloc_arenas
 
 log = logging.getLogger(__name__)
 
-MALLOC_ARENAS = 2  # glibc's heaps shared by all threads (its default: 8 per core)
-_M_ARENA_MAX = -8  # mallopt's parameter, from glibc's malloc.h
 MULTIPART_SLACK = 64 * 2**10  # room for the multipart headers around an upload at the cap
 HEADER_TIMEOUT_SECONDS = 10  # a request line and headers slower than this: the connection is closed
 SPARE_THREADS = 4  # for pages, /healthz, /api/stream_status and requests refused at once
@@ -170,16 +167,6 @@ def waitress_options(app: Flask) -> dict[str, Any]:
         "channel_request_lookahead": 1,
         "ident": "realtime-fer",
     }
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas for the whole process; False where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):  # musl, macOS, Windows: no mallopt, or no M_ARENA_MAX
-        mallopt = None
-    return bool(mallopt and mallopt(_M_ARENA_MAX, arenas))
 
 
 def create_server(app: Flask, host: str, port: int):
