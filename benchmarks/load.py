@@ -14,7 +14,10 @@ open files are read from /proc before and after. Phases, in order:
 - ``stalled``: ``--max-viewers`` viewers that never read; the time until their slots are free;
 - ``bad``: ``--bad`` mixed bad uploads from 16 clients (pixel and scan bombs, cut and mutated images,
   random bytes, empty bodies) after a warm-up of good ones: their statuses, and the server's RSS
-  before (after the warm-up) and 6 s after the last.
+  before (after the warm-up) and 6 s after the last;
+- ``soak``: for ``--soak-seconds`` (default 600), 8 clients posting photo uploads and bad uploads
+  in turn, with a stream viewer: the server's RSS every 10 s, and how much it grew over the second
+  half (flat by the end: little or none).
 
     python benchmarks/load.py [--seconds 60 --clients 20 --viewers 5] [--phase load --phase bombs ...]
 """
@@ -41,7 +44,8 @@ from tests.web.conftest import encode, one_face_frame  # noqa: E402
 from tests.web.nasty import MUTATIONS, mutate, pixel_bombs, scan_bomb, seed_images  # noqa: E402
 
 HOST = "127.0.0.1"
-PHASES = ("load", "bombs", "slowloris", "stalled", "bad")
+PHASES = ("load", "bombs", "slowloris", "stalled", "bad", "soak")
+DEFAULT_PHASES = PHASES[:-1]  # the soak runs when asked for: it takes ten minutes
 
 
 def free_port() -> int:
@@ -255,6 +259,44 @@ def bad_phase(port: int, pid: int, count: int, clients: int = 16) -> dict:
             "rss_mb_before": before, "rss_mb_after": after, "rss_mb_growth": round(after - before, 1)}
 
 
+def soak_phase(port: int, pid: int, seconds: float, clients: int = 8, every: float = 10.0) -> dict:
+    photo = encode(one_face_frame())
+    bodies = [photo, *bad_uploads(63, seed=1)]
+    stop = threading.Event()
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        turn = offset
+        while not stop.is_set():
+            status, _ = timed(port, "POST", "/api/predict", bodies[turn % len(bodies)])
+            turn += clients
+            with lock:
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    viewer = Viewer(port, stop)
+    viewer.start()
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start, samples = time.monotonic(), []
+    while (elapsed := time.monotonic() - start) < seconds:
+        samples.append((round(elapsed), process_stats(pid)["rss_mb"]))
+        time.sleep(every)
+    stop.set()
+    for thread in [*threads, viewer]:
+        thread.join(60)
+    time.sleep(6.0)  # past the server's quiet time after a burst
+    after = process_stats(pid)["rss_mb"]
+    rss = [mb for _, mb in samples]
+    half = len(rss) // 2
+    return {"phase": "soak", "seconds": seconds, "clients": clients, "requests": sum(statuses.values()),
+            "statuses": statuses, "rss_mb_every_s": every, "rss_mb": samples, "rss_mb_max": max(rss),
+            "rss_mb_first_half_max": max(rss[:half] or rss), "rss_mb_second_half_max": max(rss[half:]),
+            "rss_mb_second_half_growth": round(rss[-1] - rss[half], 1), "rss_mb_6s_after": after,
+            "viewer_errors": [viewer.error] if viewer.error else []}
+
+
 def slowloris_phase(port: int, seconds: float, sockets: int = 100) -> dict:
     slow = []
     for _ in range(sockets):
@@ -311,7 +353,7 @@ def stalled_phase(port: int, pid: int, count: int) -> dict:
 
 
 def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seconds: float,
-        max_viewers: int = 8, uploads: bool = False, bad: int = 500) -> list[dict]:
+        max_viewers: int = 8, uploads: bool = False, bad: int = 500, soak_seconds: float = 600) -> list[dict]:
     """Start a server, run the phases against it, stop it; one result row a phase (and RSS rows)."""
     port = free_port()
     server = subprocess.Popen(
@@ -339,6 +381,8 @@ def run(seconds: float, clients: int, viewers: int, phases: list[str], slow_seco
                 rows.append(stalled_phase(port, server.pid, max_viewers))
             elif phase == "bad":
                 rows.append(bad_phase(port, server.pid, bad))
+            elif phase == "soak":
+                rows.append(soak_phase(port, server.pid, soak_seconds))
             time.sleep(1.0)
         time.sleep(6.0)  # the stream's source is released 5 s after its last viewer
         after = process_stats(server.pid)
@@ -358,18 +402,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--viewers", type=int, default=5)
     parser.add_argument("--slow-seconds", type=float, default=60)
-    parser.add_argument("--phase", action="append", choices=PHASES, help="default: all, in order")
+    parser.add_argument("--phase", action="append", choices=PHASES, help="default: all but soak, in order")
     parser.add_argument("--uploads", action="store_true", help="post photo uploads, not camera frames")
     parser.add_argument("--bad", type=int, default=500, help="bad uploads in the bad phase")
+    parser.add_argument("--soak-seconds", type=float, default=600)
     args = parser.parse_args()
     if not 0 < args.seconds <= 600 or not 0 < args.slow_seconds <= 600:
         parser.error("--seconds and --slow-seconds must be in (0, 600]")
-    phases = args.phase or list(PHASES)
+    phases = args.phase or list(DEFAULT_PHASES)
     rows = run(args.seconds, args.clients, args.viewers, phases, args.slow_seconds, uploads=args.uploads,
-               bad=args.bad)
+               bad=args.bad, soak_seconds=args.soak_seconds)
     for row in rows:
         print(json.dumps(row))
-    name = "load_bad" if phases == ["bad"] else "load_uploads" if args.uploads else "load"
+    alone = {("bad",): "load_bad", ("soak",): "load_soak"}.get(tuple(phases))
+    name = alone or ("load_uploads" if args.uploads else "load")
     print(f"wrote {write_results(name, rows, command=' '.join(['python', *sys.argv]))}")
 
 
