@@ -25,7 +25,7 @@ class Gate:
 
     def __init__(
         self, workers: int, queue: int, wait_seconds: float,
-        on_idle: Callable[[], object] | None = None, idle_seconds: float = 2.0,
+        on_idle: Callable[[], object] | None = None, idle_seconds: float = 0.0,
     ):
         if workers < 1 or queue < 0 or wait_seconds < 0:
             raise ValueError(f"a gate needs workers >= 1, queue >= 0, wait >= 0; got {workers}, {queue}, "

@@ -6,14 +6,17 @@ of analyses is over (benchmarks/load.py's ``bad`` phase measures both)."""
 
 import ctypes
 import ctypes.util
+from functools import cache
 from typing import Any
 
 MALLOC_ARENAS = 2  # glibc's heaps shared by all threads (its default: 8 per core)
 _M_ARENA_MAX = -8  # mallopt's parameter, from glibc's malloc.h
 
 
+@cache
 def _glibc_function(name: str) -> Any:
-    """``name`` from the C library, or None where that is not glibc (musl, macOS, Windows)."""
+    """``name`` from the C library, or None where that is not glibc (musl, macOS, Windows). Looked up
+    once: finding the library runs ``ldconfig``."""
     library = ctypes.util.find_library("c")
     try:
         return getattr(ctypes.CDLL(library), name) if library else None
@@ -30,4 +33,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 def trim_malloc() -> bool:
     """Return the free memory of every malloc arena to the system; False where it is not glibc."""
     malloc_trim = _glibc_function("malloc_trim")
-    return bool(malloc_trim and malloc_trim(0) is not None)
+    if malloc_trim is None:
+        return False
+    malloc_trim(0)
+    return True
