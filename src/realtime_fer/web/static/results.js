@@ -213,5 +213,15 @@ window.FER = (() => {
     return result;
   }
 
-  return { facePanel, drawFaces, faceAt, predict };
+  /** The facePanel of the live results block both pages include (templates/_expression.html). */
+  function livePanel() {
+    return facePanel({
+      list: document.getElementById("faces"),
+      bars: document.getElementById("live-bars"),
+      caption: document.getElementById("live-caption"),
+      lead: document.getElementById("top-emotion"),
+    });
+  }
+
+  return { facePanel, livePanel, drawFaces, faceAt, predict };
 })();

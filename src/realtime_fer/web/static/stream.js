@@ -9,12 +9,7 @@
   const notice = document.getElementById("stream-notice");
   const reconnect = document.getElementById("reconnect");
   const fpsOut = document.getElementById("fps");
-  const panel = FER.facePanel({
-    list: document.getElementById("faces"),
-    bars: document.getElementById("live-bars"),
-    caption: document.getElementById("live-caption"),
-    lead: document.getElementById("top-emotion"),
-  });
+  const panel = FER.livePanel();
   const POLL_MS = 250; // at most four status requests a second per viewer
   let faces = []; // the latest frame's, in the order the server numbers them on the image
 

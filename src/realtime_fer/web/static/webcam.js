@@ -13,12 +13,7 @@
   const latencyOut = document.getElementById("latency");
   const pauseButton = document.getElementById("pause");
   const cameraSelect = document.getElementById("camera");
-  const panel = FER.facePanel({
-    list: document.getElementById("faces"),
-    bars: document.getElementById("live-bars"),
-    caption: document.getElementById("live-caption"),
-    lead: document.getElementById("top-emotion"),
-  });
+  const panel = FER.livePanel();
   const predictUrl = app.dataset.predictUrl;
   const MAX_CAPTURE_WIDTH = 640; // larger frames cost upload time and the detector downsizes anyway
   const capture = document.createElement("canvas");
