@@ -4,9 +4,11 @@ Ours, for every shipped model as the stream serves it (its default precision, at
 ``tta.video_tta``), the same under the live-video budget the stream and the webcam page run with
 (``view_budget.ViewBudget`` at a 30 frames/s source: as many of those views as keep the frame rate,
 never fewer than one; the ``tta`` column gives the views served most), and, where that differs,
-with the model's own TTA: ``FaceEmotionPipeline.process``
+with the model's own TTA: ``FaceEmotionPipeline.stream``
 (the default detector set up for video, as the stream runs it; one batched ONNX Runtime call for
-all faces) + ``annotate`` + JPEG encoding at the web app's quality.
+all faces) + ``annotate`` + JPEG encoding at the web app's quality. Each once with the live paths'
+lookahead (``ahead``: the next frames' detection on threads of their own, ``lookahead.DEFAULT_AHEAD``)
+and once one frame at a time (``ahead`` 0, as before the lookahead).
 
 The paper's loop, as in its ``camera.py``: Haar cascade on the full grey frame (scaleFactor 1.3,
 minNeighbors 5); for each face crop, resize to 48x48, ``model.predict`` on a batch of one in tf.keras,
@@ -19,9 +21,11 @@ process of their own, on the same frames, and need TensorFlow
 Frames are built from the bundled demo faces (1, 3 or 6 faces per frame), so this runs anywhere:
 
     python benchmarks/end_to_end.py [--model paper --model fast] [--frames 300] [--paper-frames 100]
+                                    [--detect-every 2]  (writes end_to_end_detect_every_2.json)
 """
 
 import argparse
+import itertools
 import time
 
 import cv2
@@ -31,6 +35,7 @@ from paper_keras import PAPER_EMOTIONS, import_tensorflow, in_own_process, keras
 
 from realtime_fer.demo import compose_frame, demo_faces
 from realtime_fer.detector import create_detector
+from realtime_fer.lookahead import DEFAULT_AHEAD
 from realtime_fer.model_folder import available_models, resolve_model_dir
 from realtime_fer.pipeline import FaceEmotionPipeline
 from realtime_fer.recognizer import EmotionRecognizer
@@ -66,19 +71,21 @@ def summarise(stages: dict[str, list[float]], found: list[int]) -> dict:
     return row
 
 
-def measure(pipeline: FaceEmotionPipeline, frames: list[np.ndarray], count: int) -> dict:
-    """Our pipeline: per-frame stage times and frames/s over ``count`` frames."""
+def measure(pipeline: FaceEmotionPipeline, frames: list[np.ndarray], count: int, ahead: int) -> dict:
+    """Our pipeline as a live path runs it (``FaceEmotionPipeline.stream``, the next frames detected
+    ``ahead`` while one is drawn and encoded): per-frame stage times and frames/s over ``count``
+    frames. ``frame_ms`` is the time from one frame's JPEG to the next one's."""
     stages: dict[str, list[float]] = {name: [] for name in STAGES}
     found, served = [], []
-    for i in range(count + WARMUP_FRAMES):
-        frame = frames[i % len(frames)]
-        start = time.perf_counter()
-        faces = pipeline.process(frame)
+    sequence = (frames[i % len(frames)] for i in range(count + WARMUP_FRAMES))
+    last = time.perf_counter()
+    for i, (frame, faces) in enumerate(pipeline.stream(sequence, ahead)):
         processed = time.perf_counter()
         annotated = pipeline.annotate(frame, faces)
         drawn = time.perf_counter()
         cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         end = time.perf_counter()
+        frame_ms, last = (end - last) * 1000, end
         if i < WARMUP_FRAMES:
             continue
         found.append(len(faces))
@@ -87,7 +94,7 @@ def measure(pipeline: FaceEmotionPipeline, frames: list[np.ndarray], count: int)
         stages["classify_ms"].append(pipeline.last_timings["classify_ms"])
         stages["draw_ms"].append((drawn - processed) * 1000)
         stages["jpeg_ms"].append((end - drawn) * 1000)
-        stages["frame_ms"].append((end - start) * 1000)
+        stages["frame_ms"].append(frame_ms)
     return {"tta": max(set(served), key=served.count), **summarise(stages, found)}
 
 
@@ -160,6 +167,8 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="shipped model or folder (default: all shipped)")
     parser.add_argument("--frames", type=int, default=300, help="timed frames per layout, ours")
     parser.add_argument("--paper-frames", type=int, default=100, help="timed frames per layout, paper stack")
+    parser.add_argument("--detect-every", type=int, default=1, help="our rows detect every n-th frame, "
+                        "tracking in between (1, the default: every frame, without tracking)")
     args = parser.parse_args()
     models = args.model or available_models()
     frames = {n_faces: frames_with(n_faces) for n_faces in LAYOUTS}
@@ -177,22 +186,27 @@ def main() -> None:
         variants = [(live, False), (live, True)]
         if recognizer.tta != live.tta:
             variants.append((recognizer, False))
-        for served, budgeted in variants:
+        for (served, budgeted), ahead in itertools.product(variants, sorted({0, DEFAULT_AHEAD})):
             name = f"realtime-fer ({served.name}, {served.serving}, {detector.name})"
             for n_faces in LAYOUTS:  # a fresh budget a layout: it learns the costs of these frames
                 budget = ViewBudget.seeded(None, served.serving_choice) if budgeted else None
-                pipeline = FaceEmotionPipeline(served, detector, budget=budget)
-                row = {"pipeline": name, "faces": n_faces, "stream": served is live, "budget": budgeted}
-                row |= measure(pipeline, frames[n_faces], args.frames)
+                every = args.detect_every
+                pipeline = FaceEmotionPipeline(served, detector, budget=budget, tracking=every > 1,
+                                               detect_every=every)
+                row = {"pipeline": name, "faces": n_faces, "stream": served is live, "budget": budgeted,
+                       "ahead": ahead, "detect_every": args.detect_every}
+                row |= measure(pipeline, frames[n_faces], args.frames, ahead)
                 if n_faces in paper_fps:
                     row["vs_paper"] = round(row["fps"] / paper_fps[n_faces], 1)
                 rows.append(row)
     rows.sort(key=lambda r: r["faces"])  # stable: the paper row leads each layout
-    columns = ["pipeline", "faces", "stream", "budget", "tta", "faces_found", *STAGES, "fps", "vs_paper"]
+    columns = ["pipeline", "faces", "stream", "budget", "ahead", "detect_every", "tta", "faces_found",
+               *STAGES, "fps", "vs_paper"]
     print(describe_machine())
     print(table(rows, columns))
+    name = "end_to_end" if args.detect_every == 1 else f"end_to_end_detect_every_{args.detect_every}"
     path = write_results(
-        "end_to_end", rows, frames=args.frames, size=[640, 480], jpeg_quality=JPEG_QUALITY, paper_stack=stack
+        name, rows, frames=args.frames, size=[640, 480], jpeg_quality=JPEG_QUALITY, paper_stack=stack
     )
     print(f"wrote {path}")
 

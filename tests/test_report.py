@@ -137,15 +137,15 @@ def test_without_pyav_the_copy_is_mpeg4_and_the_summary_says_why(crossing, tmp_p
 
 
 def test_a_failure_mid_video_leaves_no_partial_files(crossing, pipeline, tmp_path, monkeypatch):
-    real, calls = pipeline.process, []
+    real, calls = pipeline.detector.detect, []
 
-    def process(frame):
+    def detect(frame):  # on a detection thread: its error reaches the video's loop
         calls.append(1)
         if len(calls) == 5:
             raise RuntimeError("boom")
         return real(frame)
 
-    monkeypatch.setattr(pipeline, "process", process)
+    monkeypatch.setattr(pipeline.detector, "detect", detect)
     with pytest.raises(RuntimeError, match="boom"):
         analyse_video(crossing[0], tmp_path / "report", pipeline=pipeline, annotated=tmp_path / "a.avi")
     assert list((tmp_path / "report").iterdir()) == [] and not (tmp_path / "a.avi").exists()

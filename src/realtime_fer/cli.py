@@ -275,8 +275,9 @@ def video(args: argparse.Namespace) -> int:
         print("realtime-fer video: error: nothing to write: give --report DIR, --csv FILE or --out VIDEO",
               file=sys.stderr)
         return 2
-    if args.report and args.no_tracking:
-        print("realtime-fer video: error: --report needs tracking (leave out --no-tracking)", file=sys.stderr)
+    if args.no_tracking and (args.report or args.detect_every > 1):
+        needs = "--report" if args.report else "--detect-every"
+        print(f"realtime-fer video: error: {needs} needs tracking (leave out --no-tracking)", file=sys.stderr)
         return 2
     if Path(args.input).is_dir():
         print(f"realtime-fer video: error: {args.input}: is a folder; `realtime-fer batch` takes folders",
@@ -291,7 +292,9 @@ def video(args: argparse.Namespace) -> int:
     if args.tta is None and source_kind(args.input) in ("camera", "stream"):
         recognizer = recognizer.with_tta(video_tta(recognizer.tta))
         budget = ViewBudget.seeded(None, recognizer.serving_choice)
-    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=not args.no_tracking, budget=budget)
+    pipeline = FaceEmotionPipeline(
+        recognizer, detector, tracking=not args.no_tracking, budget=budget, detect_every=args.detect_every
+    )
     result = analyse(args.input, pipeline, report=args.report, out=args.out, csv=args.csv,
                      max_frames=args.max_frames)
     written = ", ".join(str(path) for path in (args.out, args.csv, args.report) if path)
@@ -351,6 +354,7 @@ def serve_config(args: argparse.Namespace) -> dict:
         "MIN_FACE": args.min_face,
         "THRESHOLD": args.threshold,
         "SOURCE": args.source,
+        "DETECT_EVERY": args.detect_every,
         "TOKEN": args.token or os.environ.get(TOKEN_ENV) or None,
         "ALLOW_ORIGIN": args.allow_origin,
         "ANALYSIS_QUEUE": args.queue,
@@ -469,6 +473,15 @@ def add_provider_option(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PROVIDER,
         help="ONNX Runtime execution provider: auto (the default: an accelerator where the installed "
         "ONNX Runtime offers one, else the CPU), cpu, cuda or tensorrt (pip install onnxruntime-gpu), ...",
+    )
+
+
+def add_detect_every_option(parser: argparse.ArgumentParser, whose: str = "the") -> None:
+    parser.add_argument(
+        "--detect-every", type=_positive, default=1, metavar="N",
+        help=f"detect faces in every N-th of {whose} frames only, classifying them where they were last "
+        "seen in between (default 1: every frame): faster where detection is most of a frame's cost, "
+        "but a moving face's box lags by up to N-1 frames and a new face waits for the next detection",
     )
 
 
@@ -612,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provider_option(p)
     add_uncertain_option(p)
     p.add_argument("--no-tracking", action="store_true", help="no track ids, no smoothing")
+    add_detect_every_option(p)
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
 
     p = sub.add_parser("batch", help="analyse many images and videos: a folder per file, an index and "
@@ -645,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help=f"require this bearer token for the API, pages and stream "
                    f"(default: ${TOKEN_ENV}; /healthz stays open)")
     p.add_argument("--allow-origin", help="one other origin allowed to call the API from a browser (CORS)")
+    add_detect_every_option(p, "the /stream source's")
     p.add_argument("--max-viewers", type=_positive, default=serving_defaults.STREAM_MAX_VIEWERS,
                    help="stream viewers at once (default %(default)s)")
     p.add_argument("--queue", type=_positive, default=serving_defaults.ANALYSIS_QUEUE,

@@ -3,14 +3,17 @@
 import os
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from realtime_fer import draw
-from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, create_detector, to_gray
+from realtime_fer.detector import DEFAULT_DETECTOR, FaceDetector, check_frame, create_detector, to_gray
 from realtime_fer.detectors.boxes import clip_boxes
 from realtime_fer.face import Face  # also realtime_fer.pipeline.Face, as before
+from realtime_fer.lookahead import DEFAULT_AHEAD, Lookahead
 from realtime_fer.model_folder import DEFAULT_MODEL
 from realtime_fer.onnx_session import DEFAULT_PROVIDER
 from realtime_fer.recognizer import EmotionRecognizer
@@ -38,6 +41,12 @@ class FaceEmotionPipeline:
     ``budget`` (live video): a :class:`~realtime_fer.view_budget.ViewBudget` that chooses, frame by
     frame, how many of the recognizer's views the faces found can afford at the source's frame rate;
     :attr:`last_tta` says what each frame got. Without one every face gets all the views.
+
+    ``detect_every`` (tracking only): run the detector on every n-th frame of a stream; on the frames
+    between, the faces are classified where the last detection left them (their tracks' boxes), so a
+    face that moves lags by up to n-1 frames and a face that appears waits for the next detection.
+    For where detection is most of a frame's cost (one or two faces on a slow CPU).
+    :attr:`last_timings` ``detected`` says whether the last frame was detected.
     """
 
     def __init__(
@@ -49,7 +58,12 @@ class FaceEmotionPipeline:
         uncertain_below: float | None = None,
         provider: str = DEFAULT_PROVIDER,
         budget: ViewBudget | None = None,
+        detect_every: int = 1,
     ):
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be at least 1, got {detect_every}")
+        if detect_every > 1 and not tracking:
+            raise ValueError("detect_every above 1 needs tracking: between detections faces are followed")
         if not isinstance(model, EmotionRecognizer):
             model = EmotionRecognizer(model, provider=provider)
         if uncertain_below is not None:
@@ -61,6 +75,8 @@ class FaceEmotionPipeline:
         self.budget = budget
         self._views = {model.tta: model}  # the recognizer with each view set a budget chose
         self.tracker = Tracker(smoothing) if tracking else None
+        self.detect_every = detect_every
+        self._processed = 0  # frames given to process(): which of them detect_every detects
         self._tracker_lock = threading.Lock()
         self._local = threading.local()
 
@@ -77,10 +93,47 @@ class FaceEmotionPipeline:
     def process(self, frame: np.ndarray) -> list[Face]:
         """The faces in ``frame`` (sorted left to right), all classified in one batched call."""
         start = time.perf_counter()
-        boxes = self.detector.detect(frame)  # checks the frame
+        with self._tracker_lock:
+            index, self._processed = self._processed, self._processed + 1
+        return self._label(self._detect(frame, index), start)
+
+    def stream(
+        self, frames: Iterable[np.ndarray], ahead: int = DEFAULT_AHEAD
+    ) -> Iterator[tuple[np.ndarray, list[Face]]]:
+        """Each frame of ``frames`` with its faces, in order, as :meth:`process` gives them, while the
+        detection of the next frames runs on ``ahead`` threads of its own (see
+        :mod:`realtime_fer.lookahead`): what the caller does with a frame before asking for the next
+        (drawing, encoding, writing) overlaps it too. ``ahead=0``: one frame at a time, on this thread.
+        :attr:`last_timings` ``detect_ms`` is then the detection's own time, ``total_ms`` this
+        thread's time on the frame (waiting for its detection included)."""
+        if ahead < 1:
+            for frame in frames:
+                yield frame, self.process(frame)
+            return
+        with Lookahead(frames, self._detect, ahead) as pending:
+            for frame, detection in pending:
+                start = time.perf_counter()
+                yield frame, self._label(detection.result(), start)
+
+    def _detect(self, frame: np.ndarray, index: int) -> "_Detection":
+        """The detector's boxes for the stream's ``index``-th frame, or None where detect_every skips it."""
+        start = time.perf_counter()
+        check_frame(frame)
+        boxes = self.detector.detect(frame) if index % self.detect_every == 0 else None
         gray = to_gray(frame)
+        return _Detection(boxes, gray, (time.perf_counter() - start) * 1000)
+
+    def _label(self, detection: "_Detection", start: float) -> list[Face]:
+        """Classify (and track) the faces ``detection`` found; ``start``: when this frame's work began."""
         detected = time.perf_counter()
-        squares = fer_framing(boxes, self.detector.framing)
+        gray = detection.gray
+        if detection.boxes is None:  # not detected: where the faces were last seen, framed already
+            assert self.tracker is not None  # detect_every needs tracking
+            with self._tracker_lock:
+                squares = self.tracker.boxes().astype(np.float64)
+            squares = squares[np.argsort(squares[:, 0], kind="stable")]  # left to right, as detected
+        else:
+            squares = fer_framing(detection.boxes, self.detector.framing)
         crops = [crop(gray, square) for square in squares]
         boxes = clip_boxes(squares, gray.shape[1], gray.shape[0])  # what was classified
         tta = self.recognizer.tta
@@ -97,7 +150,8 @@ class FaceEmotionPipeline:
         faces = [self._face(box, p, i) for box, p, i in zip(boxes, probabilities, ids, strict=True)]
         end = time.perf_counter()
         self._local.timings = {
-            "detect_ms": (detected - start) * 1000,
+            "detect_ms": detection.ms,
+            "detected": detection.boxes is not None,
             "classify_ms": (classified - detected) * 1000,
             "total_ms": (end - start) * 1000,
         }
@@ -118,8 +172,9 @@ class FaceEmotionPipeline:
 
     def reset(self) -> None:
         """Forget tracked faces, e.g. before reusing the pipeline for another stream."""
-        if self.tracker is not None:
-            with self._tracker_lock:
+        with self._tracker_lock:
+            self._processed = 0
+            if self.tracker is not None:
                 self.tracker.reset()
 
     def _face(self, box: np.ndarray, probabilities: np.ndarray, track_id: int | None) -> Face:
@@ -128,6 +183,15 @@ class FaceEmotionPipeline:
         return Face(
             (x, y, w, h), emotion.label, emotion.confidence, emotion.scores, track_id, emotion.uncertain
         )
+
+
+@dataclass(frozen=True)
+class _Detection:
+    """One frame's detector boxes (None: not detected), its grey copy and the ms they took."""
+
+    boxes: np.ndarray | None
+    gray: np.ndarray
+    ms: float
 
 
 def fer_framing(boxes: np.ndarray, framing: tuple[float, float]) -> np.ndarray:

@@ -67,8 +67,10 @@ def face_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
 
 def frame_face_fields(classes: tuple[str, ...]) -> tuple[str, ...]:
     """The columns of a video's ``faces.csv`` (and ``video --csv``): :func:`face_fields`, then ``tta``,
-    the views the frame was classified with (a camera's or stream's: as many as the frame rate left)."""
-    return (*face_fields(classes), "tta")
+    the views the frame was classified with (a camera's or stream's: as many as the frame rate left),
+    and ``detected``: whether the detector ran on the frame (``false``: ``--detect-every`` skipped it,
+    the faces are where they were last seen)."""
+    return (*face_fields(classes), "tta", "detected")
 
 
 def face_values(face, classes: tuple[str, ...]) -> list:
@@ -93,11 +95,15 @@ class FaceTable:
         self._writer = csv.writer(self._handle)
         self._writer.writerow(frame_face_fields(classes))
 
-    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "") -> None:
-        """The frame's faces, and ``tta``: the views the frame was classified with."""
+    def add(
+        self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "", detected: bool = True
+    ) -> None:
+        """The frame's faces, ``tta``: the views the frame was classified with, and whether it was
+        ``detected``."""
         for face in faces:
             track = face.track_id if face.track_id is not None else ""
-            self._writer.writerow([index, f"{time_s:.3f}", track, *face_values(face, self.classes), tta])
+            values = face_values(face, self.classes)
+            self._writer.writerow([index, f"{time_s:.3f}", track, *values, tta, str(detected).lower()])
 
     def close(self, complete: bool = True) -> None:
         """Publish the table (``complete``) or drop it (after an error)."""
@@ -129,10 +135,12 @@ class Report:
         self.tracks: dict[int, _Track] = {}
         self.faces = FaceTable(self.out / "faces.csv", classes)
 
-    def add(self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "") -> None:
+    def add(
+        self, index: int, time_s: float, frame: np.ndarray, faces: list, tta: str = "", detected: bool = True
+    ) -> None:
         """Frame ``index`` (0, 1, ...; every frame of the video, with faces or not), classified with
-        the views ``tta`` names."""
-        self.faces.add(index, time_s, frame, faces, tta)
+        the views ``tta`` names, ``detected`` or not (:meth:`FaceTable.add`)."""
+        self.faces.add(index, time_s, frame, faces, tta, detected)
         self.times.append(time_s)
         for face in faces:
             if face.track_id is None:

@@ -98,6 +98,11 @@ class Tracker:
         fallback = np.where(near, self.iou_threshold * (1 - distance / self.max_distance), 0.0)
         return np.where(overlap >= self.iou_threshold, overlap, fallback)
 
+    def boxes(self) -> np.ndarray:
+        """(N, 4) boxes of the tracks matched in the last update, where their faces were last seen."""
+        seen = [t.box for t in self._tracks if t.missed == 0]
+        return np.stack(seen) if seen else np.zeros((0, 4))
+
     def reset(self) -> None:
         """Forget all tracks (a new stream starts again from id 1)."""
         self._tracks.clear()

@@ -8,7 +8,9 @@ which browsers play; without it, MPEG-4 Part 2 (``mp4v``), which they do not, an
 
 import os
 import time
-from contextlib import ExitStack
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib.util import find_spec
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from realtime_fer.lookahead import DEFAULT_AHEAD
 from realtime_fer.report import FaceTable, Report, temporary_name
 from realtime_fer.sources import SourceError, open_source, redact
 
@@ -124,10 +127,13 @@ def analyse(
     csv: str | os.PathLike | None = None,
     max_frames: int | None = None,
     progress: bool = True,
+    ahead: int = DEFAULT_AHEAD,
 ) -> VideoResult:
     """Run the source ``spec`` (a file, camera index, URL or ``demo``) through ``pipeline`` into the
     outputs asked for; Ctrl-C ends a camera or stream and keeps what was written. A report needs a
-    tracking pipeline. Raises :class:`SourceError` for a source that cannot be read."""
+    tracking pipeline. Raises :class:`SourceError` for a source that cannot be read. ``ahead``: frames
+    detected ahead on threads of their own (:meth:`~realtime_fer.pipeline.FaceEmotionPipeline.stream`;
+    0: one frame at a time)."""
     from tqdm import tqdm
 
     for path in (out, csv):
@@ -155,14 +161,22 @@ def analyse(
         complete = False
         try:
             try:
-                for frame in source:
-                    faces = pipeline.process(frame)
-                    stamp = source.timestamp()
+                stamps: deque[float | None] = deque()  # each frame's time, read as it is read
+
+                def stamped(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+                    for frame in frames:
+                        stamps.append(source.timestamp())
+                        yield frame
+
+                analysed = stack.enter_context(closing(pipeline.stream(stamped(source), ahead)))
+                for frame, faces in analysed:
+                    stamp = stamps.popleft()
                     # a camera or stream has no timestamps and no reliable frame rate: the wall clock
                     seconds = stamp if stamp is not None else (
                         frames / source.fps if source.fps else time.monotonic() - start)
                     for sink in sinks:
-                        sink.add(frames, seconds, frame, faces, pipeline.last_tta)
+                        sink.add(frames, seconds, frame, faces, pipeline.last_tta,
+                                 pipeline.last_timings["detected"])
                     if video is not None:
                         video.add(frames, seconds, frame, faces, pipeline.annotate(frame, faces))
                     frames += 1

@@ -146,3 +146,20 @@ def test_min_face_and_threshold_options(photo, capsys):
             main(["predict", str(photo), *bad])
         assert stop.value.code == 2
         assert len(capsys.readouterr().err.strip().splitlines()[-1]) > 0
+
+
+def test_video_detect_every_says_in_the_csv_which_frames_were_detected(clip, tmp_path):
+    table = tmp_path / "faces.csv"
+    assert main(["video", str(clip), "--csv", str(table), "--detect-every", "4"]) == 0
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    detected = {int(row["frame"]): row["detected"] for row in rows}
+    assert detected == {i: "true" if i % 4 == 0 else "false" for i in range(10)}
+    assert {row["track_id"] for row in rows} == {"1", "2", "3"}  # followed between detections
+
+
+def test_video_detect_every_needs_tracking(clip, tmp_path, capsys):
+    args = ["video", str(clip), "--csv", str(tmp_path / "f.csv"), "--detect-every", "2", "--no-tracking"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        "realtime-fer video: error: --detect-every needs tracking (leave out --no-tracking)")

@@ -200,7 +200,7 @@ def test_video_csv_has_a_column_per_class_and_uncertain(eight_class_model, tmp_p
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == video_csv_fields(FERPLUS_CLASSES)
-    assert video_csv_fields(FERPLUS_CLASSES)[-3:] == ("contempt", "uncertain", "tta")
+    assert video_csv_fields(FERPLUS_CLASSES)[-4:] == ("contempt", "uncertain", "tta", "detected")
     assert len(rows) == 9
     for row in rows:
         assert sum(float(row[name]) for name in FERPLUS_CLASSES) == pytest.approx(1.0, abs=1e-3)

@@ -91,7 +91,7 @@ def test_timings_of_the_last_call(pipeline, three_faces):
     assert pipeline.last_timings == {}
     pipeline.process(three_faces[0])
     timings = pipeline.last_timings
-    assert set(timings) == {"detect_ms", "classify_ms", "total_ms"}
+    assert set(timings) == {"detect_ms", "detected", "classify_ms", "total_ms"}
     assert timings["detect_ms"] > 0 and timings["classify_ms"] > 0
     assert timings["total_ms"] >= timings["detect_ms"] + timings["classify_ms"]
 

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     # a face whose top probability is below this is labelled uncertain; None: the model's own (0: never)
     "UNCERTAIN_BELOW": None,
     "SOURCE": serving_defaults.SOURCE,  # the server-side stream: camera index, video file, URL or "demo"
+    "DETECT_EVERY": 1,  # the stream detects faces in every n-th frame, following them in between
     "MAX_CONTENT_LENGTH": 8 * 2**20,  # bytes per request (larger: 413)
     "MAX_IMAGE_PIXELS": 25_000_000,  # width x height an upload may claim (larger: 413)
     # uploads decoded and analysed at once (a core each, one core left for the stream), how many

@@ -112,4 +112,5 @@ def healthz():
         video_budget=shared.video_pipeline.budget and shared.video_pipeline.budget.state(),  # webcam page
         uncertain_below=recognizer.uncertain_below or None,
         detector=shared.pipeline.detector.name,
+        stream_detect_every=current_app.config["DETECT_EVERY"],  # the stream detects every n-th frame
     )

@@ -60,7 +60,8 @@ def build(config: dict) -> Services:
     video = FaceEmotionPipeline(live, detector, budget=budget)
     source = str(config["SOURCE"])
     broadcast = Broadcast(
-        partial(annotated_frames, source, live, video.detector, public_name(source), budgeted),
+        partial(annotated_frames, source, live, video.detector, public_name(source), budgeted,
+                config["DETECT_EVERY"]),
         idle_timeout=config["STREAM_IDLE_SECONDS"],
         max_viewers=config["STREAM_MAX_VIEWERS"],
         expected=(SourceError,),
@@ -84,19 +85,22 @@ def release_memory(detector: FaceDetector) -> None:
 
 
 def annotated_frames(
-    spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str, budgeted: bool
+    spec: str, recognizer: EmotionRecognizer, detector: FaceDetector, public_name: str, budgeted: bool,
+    detect_every: int = 1,
 ) -> Iterator[StreamFrame]:
     """Annotated, numbered frames of one pass over the source, with tracking so labels hold steady,
-    and (``budgeted``) the views each frame can afford at the source's frame rate."""
+    (``budgeted``) the views each frame can afford at the source's frame rate, and faces detected in
+    every ``detect_every``-th frame."""
     try:
         source = open_source(spec, realtime=True)  # files and the demo play at their own pace
     except SourceError as error:
         raise SourceError(str(error).replace(redact(spec), public_name)) from None
     budget = ViewBudget.seeded(source.fps, recognizer.serving_choice) if budgeted else None
-    pipeline = FaceEmotionPipeline(recognizer, detector, tracking=True, budget=budget)
+    pipeline = FaceEmotionPipeline(
+        recognizer, detector, tracking=True, budget=budget, detect_every=detect_every
+    )
     with source:
-        for frame in source:
-            faces = pipeline.process(frame)
+        for frame, faces in pipeline.stream(source):  # the next frames are detected meanwhile
             annotated = draw.annotate(frame, faces, numbered=True)
             ok, jpeg = cv2.imencode(".jpg", annotated, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
