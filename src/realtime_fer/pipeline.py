@@ -82,7 +82,8 @@ class FaceEmotionPipeline:
 
     @property
     def last_timings(self) -> dict[str, float]:
-        """``detect_ms``, ``classify_ms`` and ``total_ms`` of this thread's last :meth:`process`."""
+        """``detect_ms``, ``classify_ms`` and ``total_ms`` of this thread's last :meth:`process` (or
+        frame of :meth:`stream`), and ``detected``: whether the detector ran on it (``detect_every``)."""
         return getattr(self._local, "timings", {})
 
     @property

@@ -348,6 +348,29 @@ def test_the_camera_menu_lists_the_fake_camera_and_switching_restarts_it(server,
     assert page.problems == []
 
 
+def test_a_camera_chosen_while_paused_stays_paused(server, page):
+    page.goto(server + "/")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.frames) >= 1")
+    page.click("#pause")
+    frames = page.get_attribute("#app", "data-frames")
+    first = page.evaluate("() => (window.track = document.getElementById('video').srcObject"
+                          ".getVideoTracks()[0]).getSettings().deviceId")
+    sent = []
+    page.on("request", lambda request: "/api/predict" in request.url and sent.append(request.url))
+    page.evaluate("(id) => { const menu = document.getElementById('camera');"
+                  " menu.value = id; menu.dispatchEvent(new Event('change')); }", first)
+    page.wait_for_function("() => window.track.readyState === 'ended' && document.getElementById('video')"
+                           ".srcObject.getVideoTracks()[0] !== window.track")
+    page.wait_for_timeout(1000)
+    assert page.get_attribute("#app", "data-state") == "paused" and page.text_content("#pause") == "Resume"
+    assert sent == [] and page.get_attribute("#app", "data-frames") == frames
+    assert page.evaluate("() => document.getElementById('video').paused")
+    page.click("#pause")  # Resume analyses the new camera
+    page.wait_for_function("(n) => Number(document.getElementById('app').dataset.frames) > n",
+                           arg=int(frames))
+    assert page.problems == []
+
+
 def test_an_eight_class_model_gets_eight_bars_and_grey_uncertain_faces(
     start_server, page, tmp_path, eight_class_model
 ):

@@ -46,8 +46,10 @@
     }
   }
 
-  /** Open the camera `deviceId` (default: the one facing the user) and analyse it. */
+  /** Open the camera `deviceId` (default: the one facing the user) and analyse it; one chosen while
+   * the page is paused shows its picture and stays paused. */
   async function startCamera(deviceId = "") {
+    const paused = app.dataset.state === "paused";
     if (!navigator.mediaDevices?.getUserMedia) {
       // browsers only offer cameras to secure pages: https:// or http://localhost
       setState("no-camera", "This browser offers no camera on this page. Open it via " +
@@ -67,6 +69,11 @@
       return;
     }
     await listCameras();
+    if (paused) {
+      video.pause();
+      overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height); // the other camera's boxes
+      return;
+    }
     setState("running");
     loop();
   }
