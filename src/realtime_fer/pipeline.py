@@ -119,8 +119,11 @@ class FaceEmotionPipeline:
     def _detect(self, frame: np.ndarray, index: int) -> "_Detection":
         """The detector's boxes for the stream's ``index``-th frame, or None where detect_every skips it."""
         start = time.perf_counter()
-        check_frame(frame)
-        boxes = self.detector.detect(frame) if index % self.detect_every == 0 else None
+        if index % self.detect_every == 0:
+            boxes = self.detector.detect(frame)  # checks the frame
+        else:
+            check_frame(frame)  # as the detector would have
+            boxes = None
         gray = to_gray(frame)
         return _Detection(boxes, gray, (time.perf_counter() - start) * 1000)
 
