@@ -79,7 +79,8 @@ def build(config: dict) -> Services:
 
 def release_memory(detector: FaceDetector) -> None:
     """After a burst of uploads: the stills detector's buffers, then malloc's free memory, go back to
-    the system (500 bad uploads, some 4-megapixel: RSS +31 MB instead of +942; benchmarks/load.py)."""
+    the system (500 bad uploads, some 4-megapixel: RSS +7.8 MB instead of +942; benchmarks/load.py
+    --phase bad, results/load_bad.json)."""
     detector.release_memory()
     trim_malloc()
 
