@@ -1,7 +1,10 @@
 """Face detectors side by side: real photos, FER-2013 faces in frames, and time per 640x480 frame.
 
-For each detector (BlazeFace, the default, set up for video and for stills; the Haar cascade as the
-project ran it before, 256 px wide for video and 1280 px for stills; the paper's Haar call):
+For each detector (CenterFace, the default, set up for stills (float32) and for video (int8 at half
+size), its int8 graph on stills, to show why stills keep float32, and stills searched within 2.2
+megapixels as before rather than 1024x768's; BlazeFace for video and for
+stills; the Haar cascade as the project ran it before, 256 px wide for video and 1280 px for stills;
+the paper's Haar call):
 
 - ``../shared/faces-wider``: the 36 WIDER FACE val photos; a face is found when a detected box
   overlaps it with IoU >= 0.4. Recall of the faces whose larger side is at least 20, 40 and 80 px
@@ -18,9 +21,9 @@ project ran it before, 256 px wide for video and 1280 px for stills; the paper's
   (``pipeline.fer_framing``), overlaps it with IoU >= 0.5. ``framing_scale`` / ``framing_shift`` are
   the medians of the face's side over the box's and of the centre offset over the side: the framing a
   detector's boxes need (``--split train`` measures it on training faces).
-- ms per frame: every faces-dlib photo resized to 640x480, detectors taking turns frame by frame,
-  median over ``--rounds`` passes; and ms per 2048x1536 photo: ``bald_guys.jpg`` (24 faces, unscored)
-  resized to that size, a selfie-sized upload, the same way.
+- ms per frame: every faces-dlib photo resized to 640x480 and to 1280x720, detectors taking turns
+  frame by frame, median over ``--rounds`` passes; and ms per 2048x1536 photo: ``bald_guys.jpg`` (24
+  faces, unscored) resized to that size, a selfie-sized upload, the same way. One thread each.
 
     python benchmarks/detector.py [--fer-faces 1000] [--split public_test] [--rounds 5] [--only blazeface]
 """
@@ -39,19 +42,23 @@ from realtime_fer import data
 from realtime_fer.demo import compose_frame
 from realtime_fer.detector import create_detector
 from realtime_fer.detectors.boxes import iou_matrix
+from realtime_fer.detectors.centerface import INT8_WEIGHTS, CenterFaceDetector
 from realtime_fer.pipeline import fer_framing
 
 FACES_DLIB = SHARED_DATA.parent / "faces-dlib"
 FACES_WIDER = SHARED_DATA.parent / "faces-wider"
 NO_FACES = SHARED_DATA.parent / "no-faces"
 WIDER_SIZES = (20, 40, 80)  # recall of the faces whose larger side is at least this many pixels
-SETUPS = {  # row name: (detector name, video)
-    "centerface (still, auto)": ("centerface", False),
-    "blazeface (video)": ("blazeface", True),
-    "blazeface (still)": ("blazeface", False),
-    "haar (video, as before)": ("haar", True),
-    "haar (still, as before)": ("haar", False),
-    "haar-paper": ("haar-paper", False),
+SETUPS = {  # row name: how its detector is made
+    "centerface (still, auto)": lambda: create_detector("centerface"),
+    "centerface (video, auto)": lambda: create_detector("centerface", video=True),
+    "centerface int8 (still)": lambda: CenterFaceDetector(weights=INT8_WEIGHTS),
+    "centerface (still, 2.2 MP as before)": lambda: CenterFaceDetector(max_pixels=2_200_000),
+    "blazeface (video)": lambda: create_detector("blazeface", video=True),
+    "blazeface (still)": lambda: create_detector("blazeface"),
+    "haar (video, as before)": lambda: create_detector("haar", video=True),
+    "haar (still, as before)": lambda: create_detector("haar"),
+    "haar-paper": lambda: create_detector("haar-paper"),
 }
 
 
@@ -160,6 +167,8 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=180, help="FER face size in the frame, pixels")
     parser.add_argument("--rounds", type=int, default=5, help="timing passes over the photos")
     parser.add_argument("--only", help="just the rows whose name contains this (for development)")
+    parser.add_argument("--results", default="detector",
+                        help="name of the JSON in benchmarks/results/ (e.g. one per machine)")
     args = parser.parse_args()
 
     truth = dlib_boxes(FACES_DLIB)
@@ -171,9 +180,11 @@ def main() -> None:
     wider_photos = {name: cv2.imread(str(FACES_WIDER / "images" / name)) for name in wider}
     no_faces, depicted = no_faces_images(NO_FACES)
     setups = {row: setup for row, setup in SETUPS.items() if not args.only or args.only in row}
-    detectors = {row: create_detector(name, video=video) for row, (name, video) in setups.items()}
+    detectors = {row: make() for row, make in setups.items()}
 
     ms = time_frames(detectors, frames, args.rounds)
+    hd = [cv2.resize(image, (1280, 720), interpolation=cv2.INTER_AREA) for image in photos.values()]
+    ms_hd = time_frames(detectors, hd, args.rounds)
     group = cv2.imread(str(FACES_DLIB / "bald_guys.jpg"))
     group = cv2.resize(group, (2048, 1536), interpolation=cv2.INTER_AREA)
     ms_group = time_frames(detectors, [group], args.rounds)
@@ -182,11 +193,12 @@ def main() -> None:
         rows.append({"detector": row, **score_wider(detector, wider_photos, wider),
                      **score_no_faces(detector, no_faces, depicted), **score_photos(detector, photos, truth),
                      **score_fer_frames(detector, fer, args.side), "ms_per_640x480": ms[row],
-                     "ms_per_2048x1536": ms_group[row], "faces_in_2048x1536": len(detector.detect(group))})
+                     "ms_per_1280x720": ms_hd[row], "ms_per_2048x1536": ms_group[row],
+                     "faces_in_2048x1536": len(detector.detect(group))})
         print(f"{row}: done", flush=True)
     print(f"CPU: {machine()['cpu']}")
     print(table(rows, list(rows[0])))
-    path = write_results("detector", rows, data=[str(FACES_WIDER), str(NO_FACES), str(FACES_DLIB)],
+    path = write_results(args.results, rows, data=[str(FACES_WIDER), str(NO_FACES), str(FACES_DLIB)],
                          wider_faces=int(sum(len(b) for b, _ in wider.values())),
                          nofaces_images=len(no_faces) - len(depicted), fer_split=args.split,
                          fer_faces=len(fer), side=args.side, rounds=args.rounds, timed_frames=len(frames))

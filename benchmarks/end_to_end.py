@@ -22,6 +22,8 @@ Frames are built from the bundled demo faces (1, 3 or 6 faces per frame), so thi
 
     python benchmarks/end_to_end.py [--model paper --model fast] [--frames 300] [--paper-frames 100]
                                     [--detect-every 2]  (writes end_to_end_detect_every_2.json)
+                                    [--detector blazeface]  (writes end_to_end_blazeface.json)
+                                    [--results NAME]  (writes NAME.json: one per machine)
 """
 
 import argparse
@@ -34,7 +36,7 @@ from common import describe_machine, table, write_results
 from paper_keras import PAPER_EMOTIONS, import_tensorflow, in_own_process, keras_parity, paper_model
 
 from realtime_fer.demo import compose_frame, demo_faces
-from realtime_fer.detector import create_detector
+from realtime_fer.detector import DEFAULT_DETECTOR, DETECTORS, create_detector
 from realtime_fer.lookahead import DEFAULT_AHEAD
 from realtime_fer.model_folder import available_models, resolve_model_dir
 from realtime_fer.pipeline import FaceEmotionPipeline
@@ -169,6 +171,10 @@ def main() -> None:
     parser.add_argument("--paper-frames", type=int, default=100, help="timed frames per layout, paper stack")
     parser.add_argument("--detect-every", type=int, default=1, help="our rows detect every n-th frame, "
                         "tracking in between (1, the default: every frame, without tracking)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS,
+                        help="our rows' detector, set up for video (default: the default)")
+    parser.add_argument("--results", help="name of the JSON in benchmarks/results/ (default: from the "
+                        "options)")
     args = parser.parse_args()
     models = args.model or available_models()
     frames = {n_faces: frames_with(n_faces) for n_faces in LAYOUTS}
@@ -178,7 +184,7 @@ def main() -> None:
               f"(max |p - ONNX p| {stack['max_probability_difference_vs_onnx']:.1e})")
     paper_fps = {row["faces"]: row["fps"] for row in paper_rows}
     rows = list(paper_rows)
-    detector = create_detector(video=True)
+    detector = create_detector(args.detector, video=True)
     for model in models:
         recognizer = EmotionRecognizer(model)
         # the view set the stream serves first, then the model's own where that has more views
@@ -204,9 +210,11 @@ def main() -> None:
                *STAGES, "fps", "vs_paper"]
     print(describe_machine())
     print(table(rows, columns))
-    name = "end_to_end" if args.detect_every == 1 else f"end_to_end_detect_every_{args.detect_every}"
+    name = "end_to_end" + (f"_detect_every_{args.detect_every}" if args.detect_every > 1 else "")
+    name = args.results or name + (f"_{args.detector}" if args.detector != DEFAULT_DETECTOR else "")
     path = write_results(
-        name, rows, frames=args.frames, size=[640, 480], jpeg_quality=JPEG_QUALITY, paper_stack=stack
+        name, rows, detector=args.detector, frames=args.frames, size=[640, 480], jpeg_quality=JPEG_QUALITY,
+        paper_stack=stack,
     )
     print(f"wrote {path}")
 

@@ -7,7 +7,7 @@ as FER-2013 frames its faces, with IoU >= 0.5), label accuracy of the detected f
 model's accuracy on the same faces given as clean 48x48 crops (its ceiling).
 
     python benchmarks/realtime_accuracy.py [--model paper] [--data ../shared/fer2013] [--side 180]
-        [--detector blazeface --detector haar]
+        [--detector auto --detector blazeface --detector haar]
 """
 
 import argparse
@@ -32,14 +32,14 @@ def main() -> None:
     parser.add_argument("--split", default="public_test")
     parser.add_argument("--side", type=int, default=180, help="face size in the frame, pixels")
     parser.add_argument("--detector", action="append", choices=DETECTORS,
-                        help="repeat for several (default: blazeface and haar)")
+                        help="repeat for several (default: auto, blazeface and haar)")
     args = parser.parse_args()
 
     faces = data.load(args.data, args.split)
     recognizer = EmotionRecognizer(args.model)
     crop_accuracy = float((recognizer.predict_proba(faces.images).argmax(1) == faces.labels).mean())
     rows = []
-    for name in args.detector or ["blazeface", "haar"]:
+    for name in args.detector or ["auto", "blazeface", "haar"]:
         pipeline = FaceEmotionPipeline(recognizer, create_detector(name, video=True))
         rows.append({"model": recognizer.name, "detector": name, **score(pipeline, faces, args.side),
                      "accuracy_on_crops": round(crop_accuracy, 4)})

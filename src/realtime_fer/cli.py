@@ -490,14 +490,14 @@ def add_detector_option(parser: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         default=DEFAULT_DETECTOR,
-        help="face detector: auto (default: centerface for images, blazeface for video), centerface, "
-        "blazeface, haar (the cascade as this project ran it before) or haar-paper (the paper's "
-        "detectMultiScale(gray, 1.3, 5) on the full frame)",
+        help="face detector: auto (default: centerface, float32 for images, int8 at half size for "
+        "video), centerface, blazeface, haar (the cascade as this project ran it before) or "
+        "haar-paper (the paper's detectMultiScale(gray, 1.3, 5) on the full frame)",
     )
     parser.add_argument(
         "--min-face", type=_positive, metavar="PX",
-        help="smallest face side searched for, in pixels (default: 20 in images; in video about 1/16 of "
-        "the frame): smaller finds smaller faces, slower and with more boxes on non-faces",
+        help="smallest face side searched for, in pixels (default: 20 in images, 40 in video): smaller "
+        "finds smaller faces, slower (time grows as 1/PX squared) and with more boxes on non-faces",
     )
     parser.add_argument(
         "--threshold", type=_score, metavar="S",

@@ -231,7 +231,7 @@ def analyse_video(
     """Analyse the video file ``path`` into the report folder ``out_dir``; returns its summary.
 
     ``model`` and ``detector`` are as for :class:`~realtime_fer.FaceEmotionPipeline` (defaults: the
-    shipped model, BlazeFace); or pass a tracking ``pipeline`` to reuse (it is reset first).
+    shipped model, CenterFace for video); or pass a tracking ``pipeline`` to reuse (it is reset first).
     ``annotated``: also write the annotated video there (``.mp4`` or ``.avi``).
     """
     from realtime_fer.detector import DEFAULT_DETECTOR
