@@ -83,20 +83,35 @@ def quantize_model(
         # ONNX Runtime's recommended first step: shape inference and graph optimisation
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(model_dir / ONNX_FILE, prepared)
-        quantize_static(
-            prepared,
-            target,
-            FaceCalibrationReader(calibration, EmotionRecognizer(model_dir, precision="fp32").input_name),
-            quant_format=quant_format,
-            op_types_to_quantize=list(QUANTIZED_OPS),
-            per_channel=per_channel,
-            # uint8 activations x int8 weights: the combination x86 VNNI kernels are built for
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            reduce_range=True,
-        )
+        reader = FaceCalibrationReader(calibration, EmotionRecognizer(model_dir, precision="fp32").input_name)
+        quantize_graph(prepared, target, reader, QUANTIZED_OPS, quant_format, per_channel)
     return target
+
+
+def quantize_graph(
+    prepared: str | os.PathLike,
+    target: str | os.PathLike,
+    reader: CalibrationDataReader,
+    op_types: tuple[str, ...] | None = None,
+    quant_format: QuantFormat = QUANT_FORMAT,
+    per_channel: bool = PER_CHANNEL,
+) -> None:
+    """ONNX Runtime's static quantization of the ``prepared`` graph into ``target`` as this project
+    quantizes every graph: activations calibrated (MinMax) on what ``reader`` gives, weights in 7 bits
+    (:data:`WEIGHT_LIMIT`); ``op_types``: the ops to quantize (None: all ONNX Runtime can)."""
+    quantize_static(
+        str(prepared),
+        str(target),
+        reader,
+        quant_format=quant_format,
+        op_types_to_quantize=None if op_types is None else list(op_types),
+        per_channel=per_channel,
+        # uint8 activations x int8 weights: the combination x86 VNNI kernels are built for
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        reduce_range=True,
+    )
 
 
 def quantize(
